@@ -1,0 +1,114 @@
+"""CoNLL-2003 and similar column files: `word [POS [chunk ...]] tag`, blank line between sentences.
+
+Documents are delimited by `-DOCSTART-` lines in either form found in the wild
+(`-DOCSTART- -X- O O`, `-DOCSTART- -X- -X- O`); files without them are grouped into Docs of
+`n_sents` sentences. Tags may be IOB1 (CoNLL-2003) or IOB2, detected or given.
+"""
+
+from pathlib import Path
+from typing import List, Optional
+
+from .docs import Document, Sentence
+from .errors import ConversionError
+from .report import ConversionReport
+from .source import read_text
+from .split import group
+from .tags import IOBDecoder, TagScheme
+
+DOCSTART = "-DOCSTART-"
+EMPTY_DOCUMENT = "-DOCSTART- with no sentences before the next one; no Doc made"
+
+
+def read_conll(
+    path: Path,
+    *,
+    encoding: str = "utf-8",
+    scheme: TagScheme = TagScheme.auto,
+    n_sents: int = 10,
+    skip_bad_sentences: bool = False,
+    strict: bool = False,
+    report: Optional[ConversionReport] = None,
+) -> List[Document]:
+    """Read a column file into documents of sentences.
+
+    The word is the first column and the entity tag the last; with three or more columns the
+    second is the POS tag. A line with another column count raises ConversionError naming file
+    and line; with `skip_bad_sentences` its sentence is rejected and recorded in `report`.
+    """
+    report = report if report is not None else ConversionReport()
+    text, name = read_text(Path(path), encoding)
+    decoder = IOBDecoder(name, scheme)
+    documents: List[Document] = []
+    document: Document = []
+    has_docstart = False
+    n_columns: Optional[int] = None
+    current: Optional[Sentence] = None
+    problem: Optional[str] = None
+    problem_line = 0
+    prev_label = ""
+
+    def end_sentence() -> None:
+        nonlocal current
+        if current is not None:
+            if problem is None:
+                document.append(current)
+            else:
+                report.reject(name, problem_line, problem, len(current.words))
+        current = None
+
+    def end_document(at_line: int) -> None:
+        nonlocal document
+        if document:
+            documents.append(document)
+        elif has_docstart:
+            report.repair(EMPTY_DOCUMENT, name, at_line)
+        document = []
+
+    lines = text.split("\n")
+    for line, raw in enumerate(lines, start=1):
+        fields = raw.split()
+        if not fields:
+            end_sentence()
+            continue
+        if fields[0] == DOCSTART:
+            end_sentence()
+            if has_docstart or document:
+                end_document(line)
+            has_docstart = True
+            continue
+        if n_columns is None:
+            n_columns = len(fields)
+            if n_columns < 2:
+                raise ConversionError(
+                    name, line, f"expected at least 2 columns (word ... tag), found 1: {raw.strip()!r}"
+                )
+        if current is None:
+            current, problem, prev_label = Sentence([], [] if n_columns >= 3 else None, [], line), None, ""
+        try:
+            if len(fields) != n_columns:
+                raise ConversionError(
+                    name,
+                    line,
+                    f"expected {n_columns} columns like the first token line, found {len(fields)}: {raw.strip()!r}",
+                )
+            ent, prev_label = decoder.decode(fields[-1], prev_label, line)
+        except ConversionError as err:
+            if not skip_bad_sentences:
+                raise
+            if problem is None:
+                problem, problem_line = err.problem, line
+            current.words.append(fields[0])
+            continue
+        current.words.append(fields[0])
+        if current.tags is not None:
+            current.tags.append(fields[1])
+        current.ents.append(ent)
+    end_sentence()
+    if has_docstart:
+        end_document(len(lines))
+    else:
+        documents.extend(group(document, n_sents))
+    if not documents and not report.rejections:
+        raise ConversionError(name, None, "no token lines found")
+    decoder.resolve(report, strict=strict)
+    return documents
