@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny offline BERT and a tiny NER corpus, built once per session."""
+
+import os
+
+# Tests never reach the Hugging Face hub; set before transformers is imported,
+# and inherited by any `python -m spacy ...` subprocess.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+from itertools import cycle, islice
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+
+from spacy_bert_ner.encoders import make_tiny_bert
+
+PEOPLE = ["Alice Smith", "Bob", "Marie Curie", "Ahmed Khan", "Li Wei", "Zoë Brown"]
+ORGS = ["Acme Corp", "Google", "the United Nations", "Siemens", "Red Cross"]
+PLACES = ["Paris", "London", "New York", "Nairobi", "Zürich", "Tokyo", "São Paulo"]
+# Each template alternates plain text and (label, pool) slots.
+TEMPLATES = [
+    [("PER", PEOPLE), "works for", ("ORG", ORGS), "in", ("LOC", PLACES), "."],
+    [("PER", PEOPLE), "flew from", ("LOC", PLACES), "to", ("LOC", PLACES), "on Monday ."],
+    ["Yesterday ,", ("ORG", ORGS), "opened an office in", ("LOC", PLACES), "."],
+    ["A spokesperson for", ("ORG", ORGS), "said", ("PER", PEOPLE), "would visit paris soon ."],
+    ["Nothing much happened in the village today ."],
+]
+
+
+def make_sentences(n: int = 40) -> list[tuple[list[str], list[str]]]:
+    """Deterministic toy NER sentences as (words, IOB2 tags)."""
+    sentences = []
+    for i, template in enumerate(islice(cycle(TEMPLATES), n)):
+        words: list[str] = []
+        tags: list[str] = []
+        for j, part in enumerate(template):
+            if isinstance(part, str):
+                tokens = part.split()
+                words += tokens
+                tags += ["O"] * len(tokens)
+            else:
+                label, pool = part
+                tokens = pool[(i + 3 * j) % len(pool)].split()
+                words += tokens
+                tags += [f"B-{label}"] + [f"I-{label}"] * (len(tokens) - 1)
+        sentences.append((words, tags))
+    return sentences
+
+
+@pytest.fixture(scope="session")
+def tiny_text_file(tmp_path_factory) -> Path:
+    """Plain text, one sentence per line, to train the tiny BERT vocab on."""
+    path = tmp_path_factory.mktemp("text") / "sentences.txt"
+    path.write_text(
+        "".join(" ".join(words) + "\n" for words, _ in make_sentences()), encoding="utf-8"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory, tiny_text_file) -> Path:
+    """A tiny random cased BERT folder loadable with AutoModel/AutoTokenizer offline."""
+    return make_tiny_bert([tiny_text_file], tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus_dir(tmp_path_factory) -> Path:
+    """A folder holding train.spacy and dev.spacy with PER/ORG/LOC entities."""
+    vocab = spacy.blank("en").vocab
+    sentences = make_sentences()
+    splits = {"train": sentences[:30], "dev": sentences[30:]}
+    corpus_dir = tmp_path_factory.mktemp("corpus")
+    for split, items in splits.items():
+        docs = [Doc(vocab, words=words, ents=tags) for words, tags in items]
+        DocBin(docs=docs).to_disk(corpus_dir / f"{split}.spacy")
+    return corpus_dir

@@ -1,0 +1,135 @@
+"""Training configs: both validate, share one design, and train end-to-end on CPU."""
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy import util
+from spacy.cli.debug_config import debug_config
+from spacy.cli.train import train
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+GPU_CFG = CONFIGS / "ner_gpu.cfg"
+CPU_CFG = CONFIGS / "ner_cpu.cfg"
+
+
+def gpu_on_cpu_overrides(model_dir: Path) -> list[str]:
+    """The minimal command-line overrides that let the GPU config train on a CPU.
+
+    The hub model is swapped for a local folder (paths.transformer names the model in
+    both configs) and the gradient scaler (CUDA only) is switched off.
+    mixed_precision = true only warns on a CPU (autocast disables itself),
+    and spaCy applies gpu_allocator only with --gpu-id >= 0.
+    """
+    return [
+        "--paths.transformer", str(model_dir),
+        "--components.transformer.model.grad_scaler_config.enabled", "false",
+    ]  # fmt: skip
+
+
+ABSENT = "<absent>"
+# Everything that may differ between the two configs: (GPU value, CPU value).
+DEVICE_SETTINGS = {
+    "paths.transformer": ("bert-base-cased", None),
+    "system.gpu_allocator": ("pytorch", None),
+    "nlp.batch_size": (128, 64),
+    "components.transformer.model.mixed_precision": (True, False),
+    "components.transformer.model.grad_scaler_config.enabled": (True, False),
+    "training.batcher.size": (2000, 1000),
+}
+
+FAST_TRAINING = {"training.max_steps": 4, "training.eval_frequency": 2}
+LABELS = {"PER", "ORG", "LOC"}
+
+
+def _flatten(section: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in section.items():
+        if isinstance(value, dict) and not key.startswith("@"):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+            if not value:
+                flat[f"{prefix}{key}"] = {}
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _corpus_overrides(corpus_dir: Path) -> dict:
+    return {
+        "paths.train": str(corpus_dir / "train.spacy"),
+        "paths.dev": str(corpus_dir / "dev.spacy"),
+    }
+
+
+def _check_trained_pipeline(model_dir: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # autocast on CPU, if mixed precision
+        nlp = spacy.load(model_dir)
+        docs = list(nlp.pipe(["Alice Smith works for Google in Paris .", "Nothing happened ."]))
+    assert nlp.pipe_names == ["transformer", "ner"]
+    assert set(nlp.get_pipe("ner").labels) == LABELS
+    for doc in docs:
+        assert isinstance(doc.ents, tuple)
+        assert {ent.label_ for ent in doc.ents} <= LABELS
+
+
+def test_configs_share_one_design():
+    gpu = _flatten(util.load_config(GPU_CFG, interpolate=False))
+    cpu = _flatten(util.load_config(CPU_CFG, interpolate=False))
+    differing = {k for k in gpu.keys() | cpu.keys() if gpu.get(k, ABSENT) != cpu.get(k, ABSENT)}
+    assert differing == set(DEVICE_SETTINGS)
+    for key, (gpu_value, cpu_value) in DEVICE_SETTINGS.items():
+        assert (gpu.get(key, ABSENT), cpu.get(key, ABSENT)) == (gpu_value, cpu_value), key
+
+
+@pytest.mark.parametrize("config_path", [GPU_CFG, CPU_CFG], ids=["gpu", "cpu"])
+def test_config_validates(config_path, tiny_corpus_dir, tiny_bert_dir):
+    overrides = _corpus_overrides(tiny_corpus_dir)
+    if config_path == CPU_CFG:
+        overrides["paths.transformer"] = str(tiny_bert_dir)
+    debug_config(config_path, overrides=overrides)  # what `spacy debug config` runs
+    config = util.load_config(config_path, overrides=overrides, interpolate=True)
+    nlp = util.load_model_from_config(config, auto_fill=False, validate=True)
+    assert nlp.pipe_names == ["transformer", "ner"]
+    # The configs are complete: auto-filling them adds nothing.
+    filled = util.load_model_from_config(config, auto_fill=True).config.interpolate()
+    assert filled == config
+
+
+def test_cpu_config_requires_transformer_path(tiny_corpus_dir):
+    with pytest.raises(SystemExit):
+        debug_config(CPU_CFG, overrides=_corpus_overrides(tiny_corpus_dir))
+
+
+def test_cpu_config_trains(tmp_path, tiny_bert_dir, tiny_corpus_dir):
+    # Train from a copy of the model folder, deleted before loading the result:
+    # the saved pipeline must carry the transformer weights and tokenizer itself.
+    model_copy = Path(shutil.copytree(tiny_bert_dir, tmp_path / "tiny-bert"))
+    overrides = {
+        **_corpus_overrides(tiny_corpus_dir),
+        "paths.transformer": str(model_copy),
+        **FAST_TRAINING,
+    }
+    train(CPU_CFG, tmp_path / "out", overrides=overrides, use_gpu=-1)
+    shutil.rmtree(model_copy)
+    for name in ("model-last", "model-best"):
+        _check_trained_pipeline(tmp_path / "out" / name)
+
+
+def test_gpu_config_trains_on_cpu_from_command_line(tmp_path, tiny_bert_dir, tiny_corpus_dir):
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "spacy", "train", str(GPU_CFG), "--output", str(out),
+        "--paths.train", str(tiny_corpus_dir / "train.spacy"),
+        "--paths.dev", str(tiny_corpus_dir / "dev.spacy"),
+        "--training.max_steps", "4", "--training.eval_frequency", "2",
+        *gpu_on_cpu_overrides(tiny_bert_dir),
+    ]  # fmt: skip
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Using CPU" in result.stdout
+    _check_trained_pipeline(out / "model-best")
