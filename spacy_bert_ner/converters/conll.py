@@ -5,6 +5,7 @@ Documents are delimited by `-DOCSTART-` lines in either form found in the wild
 `n_sents` sentences. Tags may be IOB1 (CoNLL-2003) or IOB2, detected or given.
 """
 
+import re
 from pathlib import Path
 from typing import List, Optional
 
@@ -17,6 +18,15 @@ from .tags import IOBDecoder, TagScheme
 
 DOCSTART = "-DOCSTART-"
 EMPTY_DOCUMENT = "-DOCSTART- with no sentences before the next one; no Doc made"
+ASCII_WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
+
+
+def split_columns(raw: str) -> List[str]:
+    """Columns split at ASCII whitespace only: `str.split()` would also cut a word at a
+    no-break space or at U+0085 (what latin-1 makes of cp1252's ellipsis)."""
+    if raw.isascii():
+        return raw.split()
+    return [field for field in ASCII_WHITESPACE.split(raw) if field]
 
 
 def read_conll(
@@ -66,7 +76,7 @@ def read_conll(
 
     lines = text.split("\n")
     for line, raw in enumerate(lines, start=1):
-        fields = raw.split()
+        fields = split_columns(raw)
         if not fields:
             end_sentence()
             continue

@@ -49,9 +49,9 @@ def _read_zip_member(path: Path, member_suffix: str) -> Tuple[bytes, str]:
 
 
 def decode(data: bytes, name: str, encoding: str) -> str:
-    """Decode, turning a UnicodeDecodeError into the line and byte that failed."""
+    """Decode, turning a UnicodeDecodeError into the line and byte that failed; drops a leading BOM."""
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         bad = data[err.start : err.end]
@@ -63,6 +63,7 @@ def decode(data: bytes, name: str, encoding: str) -> str:
         ) from None
     except LookupError:
         raise ConversionError(name, None, f"unknown encoding {encoding!r}") from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def read_text(path: Path, encoding: str, member_suffix: str = "") -> Tuple[str, str]:

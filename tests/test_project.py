@@ -1,0 +1,84 @@
+"""Smoke test of the whole project: the `all` workflow on the embedded default, then the wheel
+it builds installed into a fresh virtual environment and loaded with `spacy.load`, offline."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+import srsly
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ["project.yml", "configs", "scripts", "spacy_bert_ner"]
+PACKAGE = "en_bert_ner_sample_conll"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd, cwd: Path, env=None) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory) -> Path:
+    """A copy of the project after `spacy project run all` (shortened training)."""
+    project = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name)
+        else:
+            shutil.copy(source, project / name)
+    env = {**os.environ, **OFFLINE}
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", ".", "--vars.max_steps", "150"]
+    _run(cmd, cwd=project, env=env)
+    return project
+
+
+def test_all_workflow_converts_both_formats(project_dir: Path):
+    for dataset, labels in [("sample_kaggle", {"geo", "gpe", "org", "per", "tim"}),
+                            ("sample_conll", {"LOC", "MISC", "ORG", "PER"})]:
+        stats = srsly.read_json(project_dir / "corpus" / dataset / "stats.json")
+        assert set(stats["splits"]) == {"train", "dev", "test"}
+        assert set(stats["total"]["entities_per_label"]) == labels
+        assert stats["rejected_sentences"] == 0 and stats["repairs"] == {}
+        assert sum(s["sentences"] for s in stats["splits"].values()) == stats["total"]["sentences"]
+
+
+def test_all_workflow_learns_the_samples(project_dir: Path):
+    # The templated samples are easy: a model that trained at all finds their entities.
+    metrics = json.loads((project_dir / "metrics" / "sample_conll.json").read_text())
+    assert metrics["ents_f"] > 0.8, metrics
+    assert set(metrics["ents_per_type"]) == {"LOC", "MISC", "ORG", "PER"}
+
+
+def test_wheel_installs_and_loads_offline_in_fresh_venv(project_dir: Path, tmp_path: Path):
+    wheels = list((project_dir / "packages").glob(f"{PACKAGE}-*/dist/{PACKAGE}-*.whl"))
+    assert len(wheels) == 1, wheels
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    _run([*pip, "torch==2.13.0"], cwd=tmp_path)  # first, so no CUDA build is pulled
+    _run([*pip, wheels[0], "-c", ROOT / "requirements.txt"], cwd=tmp_path)
+    script = (
+        "import spacy, json\n"
+        f"nlp = spacy.load({PACKAGE!r})\n"
+        "doc = nlp('Angela Merkel met officials from the United Nations in Paris on Monday .')\n"
+        "print(json.dumps({'pipes': nlp.pipe_names, 'ents': [(e.text, e.label_) for e in doc.ents]}))\n"
+    )
+    # a bare environment: no project on the path, no network for the hub
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **OFFLINE}
+    result = _run([python, "-c", script], cwd=tmp_path, env=env)
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["pipes"] == ["transformer", "ner"]
+    assert ("Angela Merkel", "PER") in [tuple(e) for e in loaded["ents"]]
