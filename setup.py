@@ -16,5 +16,16 @@ setup(
     ],
     entry_points={
         "console_scripts": ["spacy-bert-ner=spacy_bert_ner.cli:app"],
+        # spaCy finds the component and its model pieces through these: pipelines that use
+        # them train (`spacy train` without --code), package and load with no extra imports.
+        "spacy_factories": ["aligned_ner = spacy_bert_ner.components.aligned_ner:make_aligned_ner"],
+        "spacy_architectures": [
+            "spacy_bert_ner.TokenClassifier.v1 = spacy_bert_ner.components.aligned_ner:build_token_classifier",
+            "spacy_bert_ner.WordpieceListener.v1 = spacy_bert_ner.layers.wordpiece_pooling:wordpiece_listener",
+            "spacy_bert_ner.WordpiecePooler.v1 = spacy_bert_ner.layers.wordpiece_pooling:wordpiece_pooler",
+        ],
+        "spacy_scorers": [
+            "spacy_bert_ner.aligned_ner_scorer.v1 = spacy_bert_ner.components.aligned_ner:make_aligned_ner_scorer",
+        ],
     },
 )

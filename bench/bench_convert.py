@@ -108,7 +108,7 @@ def main(
             _yes_no(co_best < MAX_CONLL_SECONDS),
         ],
     ]
-    msg.table(rows, header=header, divider=True)
+    msg.table(rows, header=header, divider=True, max_col=60)
     machine = (
         f"Python {platform.python_version()}, pandas {pandas.__version__}, {platform.machine()}, "
         f"{os.cpu_count()} CPU(s), {repeats} repeat(s)"

@@ -1,0 +1,254 @@
+"""`aligned_ner`: a trainable BERT token-classification NER head for spaCy.
+
+The classic "BERT for NER" recipe (a linear layer over the first wordpiece of each word) as a
+pipeline component: it listens to a shared `transformer`, pools wordpieces per token through
+the transformer's own alignment (`doc._.trf_data.align`, see layers/wordpiece_pooling.py),
+scores an IOB tag per token, and decodes with constrained Viterbi, so the output is always a
+valid entity sequence. Entities go to `doc.ents`, or to `doc.spans[spans_key]` if set, each with
+`span._.confidence`: the mean, over the entity's tokens, of the softmax probability of the tag
+the decoder chose (B- on the first token, I- on the rest).
+"""
+
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.scorer import Scorer, get_ner_prf
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Config, Dropout, Linear, Model, chain, concatenate, set_dropout_rate, with_array
+from thinc.types import Floats2d
+
+from ..layers.decoding import OUTSIDE, allowed_transitions, iob_tag_names, path_to_spans, viterbi
+
+CONFIDENCE_ATTR = "confidence"
+if not Span.has_extension(CONFIDENCE_ATTR):
+    Span.set_extension(CONFIDENCE_ATTR, default=None)
+
+DEFAULT_MODEL_CONFIG = """
+[model]
+@architectures = "spacy_bert_ner.TokenClassifier.v1"
+nO = null
+dropout = 0.1
+
+[model.tok2vec]
+@architectures = "spacy_bert_ner.WordpieceListener.v1"
+pooling = "first"
+grad_factor = 1.0
+upstream = "*"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+
+
+@registry.architectures("spacy_bert_ner.TokenClassifier.v1")
+def build_token_classifier(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    features: Optional[Model[List[Doc], List[Floats2d]]] = None,
+    nO: Optional[int] = None,
+    dropout: float = 0.1,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Token vectors (optionally concatenated with embedded token features, e.g. TAG) through
+    dropout and a linear layer: one row of tag logits per token."""
+    encoder = tok2vec if features is None else concatenate(tok2vec, features)
+    output_layer = Linear(nO=nO)
+    model = chain(encoder, with_array(chain(Dropout(dropout), output_layer)))
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", output_layer)
+    return model
+
+
+@registry.scorers("spacy_bert_ner.aligned_ner_scorer.v1")
+def make_aligned_ner_scorer() -> Callable:
+    return score_aligned_ner
+
+
+def score_aligned_ner(examples: Iterable[Example], *, spans_key: Optional[str] = None, **_: Any) -> Dict[str, Any]:
+    """`ents_p/r/f` and `ents_per_type`; with a spans key, `spans_<key>_p/r/f` and
+    `spans_<key>_per_type`, against the reference's `doc.spans[key]` or else its entities."""
+    if spans_key is None:
+        return get_ner_prf(examples)
+
+    def getter(doc: Doc, attr: str) -> Iterable[Span]:
+        return doc.spans[spans_key] if spans_key in doc.spans else doc.ents
+
+    return Scorer.score_spans(examples, f"spans_{spans_key}", getter=getter, labeled=True, allow_overlap=False)
+
+
+@Language.factory(
+    "aligned_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "spans_key": None,
+        "scorer": {"@scorers": "spacy_bert_ner.aligned_ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_aligned_ner(
+    nlp: Language, name: str, model: Model, spans_key: Optional[str], scorer: Optional[Callable]
+) -> "AlignedNER":
+    return AlignedNER(nlp.vocab, model, name, spans_key=spans_key, scorer=scorer)
+
+
+class AlignedNER(TrainablePipe):
+    """Token-classification NER over a shared transformer, decoded into valid IOB sequences."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "aligned_ner",
+        *,
+        spans_key: Optional[str] = None,
+        scorer: Optional[Callable] = score_aligned_ner,
+    ) -> None:
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.cfg: Dict[str, Any] = {"labels": [], "spans_key": spans_key}
+        self.scorer = scorer
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    @property
+    def tag_names(self) -> List[str]:
+        return iob_tag_names(self.labels)
+
+    def add_label(self, label: str) -> int:
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"Entity labels must be non-empty strings, got {label!r}")
+        if label in self.labels:
+            return 0
+        self._allow_extra_label()
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            n_tags = len(self.tag_names)
+            return [self.model.ops.alloc2f(len(doc), n_tags) for doc in docs]
+        return self.model.predict(docs)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
+        tag_names = self.tag_names
+        allowed, allowed_start = allowed_transitions(tag_names)
+        for doc, doc_scores in zip(docs, scores):
+            log_probs = _log_softmax(self.model.ops.to_numpy(doc_scores))
+            path = viterbi(log_probs, allowed, allowed_start)
+            probs = numpy.exp(log_probs[numpy.arange(len(path)), path]) if len(path) else numpy.zeros(0)
+            spans = []
+            for start, end, label in path_to_spans(path, tag_names):
+                span = Span(doc, start, end, label=label)
+                span._.set(CONFIDENCE_ATTR, float(numpy.nan_to_num(probs[start:end]).mean()))
+                spans.append(span)
+            if self.cfg["spans_key"] is None:
+                doc.set_ents(spans, default="outside")
+            else:
+                confidences = [span._.get(CONFIDENCE_ATTR) for span in spans]
+                doc.spans[self.cfg["spans_key"]] = SpanGroup(doc, spans=spans, attrs={"scores": confidences})
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Any] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "AlignedNER.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self.get_loss(examples, scores)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        """Softmax cross-entropy per token; tokens whose gold tag is missing get no gradient."""
+        validate_examples(examples, "AlignedNER.get_loss")
+        ops = self.model.ops
+        tag_ids = {tag: i for i, tag in enumerate(self.tag_names)}
+        loss, d_scores = 0.0, []
+        for eg, doc_scores in zip(examples, scores):
+            gold = numpy.asarray([tag_ids.get(tag, -1) for tag in self._gold_iob(eg)], dtype="int64")
+            probs = numpy.exp(_log_softmax(ops.to_numpy(doc_scores)))
+            known = gold >= 0
+            d = probs.copy()
+            d[numpy.flatnonzero(known), gold[known]] -= 1.0
+            d[~known] = 0.0
+            loss += float(-numpy.log(numpy.clip(probs[numpy.flatnonzero(known), gold[known]], 1e-12, None)).sum())
+            d_scores.append(ops.asarray2f(d.astype("float32")))
+        return loss, d_scores
+
+    def _gold_iob(self, example: Example) -> List[Optional[str]]:
+        """Gold IOB tags on the predicted tokens: None where missing or not alignable."""
+        key = self.cfg["spans_key"]
+        if key is not None and key in example.reference.spans:
+            spans = example.get_aligned_spans_y2x(example.reference.spans[key], allow_overlap=False)
+            tags: List[Optional[str]] = [OUTSIDE] * len(example.predicted)
+            for span in spans:
+                tags[span.start : span.end] = [f"B-{span.label_}"] + [f"I-{span.label_}"] * (len(span) - 1)
+            return tags
+        return [_biluo_to_iob(tag) for tag in example.get_aligned_ner()]
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Labels come from the training data (or `labels`); the output layer is sized to them."""
+        validate_get_examples(get_examples, "AlignedNER.initialize")
+        if labels is None:
+            labels = sorted({tag[2:] for eg in get_examples() for tag in self._gold_iob(eg) if tag and tag != OUTSIDE})
+        for label in labels:
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(f"{self.name}: no entity labels found in the training data and none given")
+        self.model.get_ref("output_layer").set_dim("nO", len(self.tag_names))
+        doc_sample = [eg.reference for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=doc_sample)
+
+    def _allow_extra_label(self) -> None:
+        output_layer = self.model.get_ref("output_layer")
+        if output_layer.has_dim("nO") and output_layer.get_dim("nO") is not None:
+            raise ValueError(f"{self.name}: cannot add labels once the model is initialized")
+
+
+def _biluo_to_iob(tag: Optional[str]) -> Optional[str]:
+    if tag is None or tag == "-" or tag == "":
+        return None
+    if tag == OUTSIDE:
+        return OUTSIDE
+    prefix, label = tag[0], tag[2:]
+    return ("B-" if prefix in ("B", "U") else "I-") + label
+
+
+def _log_softmax(scores: numpy.ndarray) -> numpy.ndarray:
+    """Row-wise log-softmax; a row with a non-finite score becomes uniform (no evidence)."""
+    scores = numpy.asarray(scores, dtype="float64")
+    if scores.size == 0:
+        return scores
+    scores = numpy.where(numpy.isfinite(scores).all(axis=1, keepdims=True), scores, 0.0)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
