@@ -14,7 +14,7 @@ from .errors import ConversionError
 from .report import ConversionReport
 from .source import read_text
 from .split import group
-from .tags import IOBDecoder, TagScheme
+from .tags import OUTSIDE, IOBDecoder, TagScheme
 
 DOCSTART = "-DOCSTART-"
 EMPTY_DOCUMENT = "-DOCSTART- with no sentences before the next one; no Doc made"
@@ -101,7 +101,11 @@ def read_conll(
                     line,
                     f"expected {n_columns} columns like the first token line, found {len(fields)}: {raw.strip()!r}",
                 )
-            ent, prev_label = decoder.decode(fields[-1], prev_label, line)
+            tag = fields[-1]
+            if tag == OUTSIDE:  # most tokens: skip the decoder call
+                ent, prev_label = OUTSIDE, ""
+            else:
+                ent, prev_label = decoder.decode(tag, prev_label, line)
         except ConversionError as err:
             if not skip_bad_sentences:
                 raise

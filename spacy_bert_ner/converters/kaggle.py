@@ -14,7 +14,7 @@ from .docs import Sentence
 from .errors import ConversionError
 from .report import ConversionReport
 from .source import read_text
-from .tags import IOBDecoder, TagScheme
+from .tags import OUTSIDE, IOBDecoder, TagScheme
 
 SENTENCE_COLUMN, WORD_COLUMN, POS_COLUMN, TAG_COLUMN = "Sentence #", "Word", "POS", "Tag"
 REQUIRED_COLUMNS = (SENTENCE_COLUMN, WORD_COLUMN, POS_COLUMN, TAG_COLUMN)
@@ -84,7 +84,11 @@ def read_kaggle(
             word = row[i_word]
             if not word:
                 raise ConversionError(name, line, f"empty {WORD_COLUMN!r}")
-            ent, prev_label = decoder.decode(row[i_tag], prev_label, line)
+            tag = row[i_tag]
+            if tag == OUTSIDE:  # most tokens: skip the decoder call
+                ent, prev_label = OUTSIDE, ""
+            else:
+                ent, prev_label = decoder.decode(tag, prev_label, line)
         except ConversionError as err:
             if not skip_bad_sentences:
                 raise

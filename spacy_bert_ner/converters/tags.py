@@ -8,10 +8,10 @@ reported. The scheme therefore decides what is reported, never which spans come 
 
 from enum import Enum
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from .errors import ConversionError
-from .report import ConversionReport
+from .report import MAX_EXAMPLES, ConversionReport
 
 OUTSIDE = "O"
 I_START = "I- tag starts an entity (after O or another type); read as B-"
@@ -45,8 +45,8 @@ class IOBDecoder:
     def __init__(self, path: Union[str, Path], scheme: TagScheme = TagScheme.auto) -> None:
         self.path = str(path)
         self.scheme = TagScheme(scheme)
-        self.i_starts = ConversionReport()
-        self.b_starts = ConversionReport()
+        # entity starts by tag prefix: (count, first lines); which are repairs depends on the scheme
+        self.starts: Dict[str, Tuple[int, List[Optional[int]]]] = {"I": (0, []), "B": (0, [])}
         self._parsed: Dict[str, Tuple[str, str]] = {}
 
     def decode(self, tag: str, prev_label: str, line: Optional[int]) -> Tuple[str, str]:
@@ -61,14 +61,14 @@ class IOBDecoder:
         prefix, label = parsed
         if prefix == OUTSIDE:
             return OUTSIDE, ""
-        if prefix == "I":
-            if prev_label == label:
-                return tag, label
-            self.i_starts.repair(I_START, self.path, line)
-            return "B-" + label, label
-        if prev_label != label:
-            self.b_starts.repair(B_START_IOB1, self.path, line)
-        return tag, label
+        if prev_label == label and prefix == "I":
+            return tag, label
+        if prefix == "I" or prev_label != label:  # an entity starts at a tag that may be a repair
+            count, lines = self.starts[prefix]
+            if len(lines) < MAX_EXAMPLES:
+                lines.append(line)
+            self.starts[prefix] = (count + 1, lines)
+        return "B-" + label, label
 
     def resolve(self, report: ConversionReport, strict: bool = False) -> TagScheme:
         """Pick the scheme (detected when `auto`) and move its repairs into `report`.
@@ -76,18 +76,19 @@ class IOBDecoder:
         Detection: a file whose entities start with I- is IOB1 unless it starts more with B-
         outside same-type runs (then IOB2 with repairs). With `strict`, any repair is an error.
         """
-        n_i = sum(self.i_starts.repairs.values())
-        n_b = sum(self.b_starts.repairs.values())
+        n_i, n_b = self.starts["I"][0], self.starts["B"][0]
         scheme = self.scheme
         if scheme == TagScheme.auto:
             scheme = TagScheme.iob1 if n_i > 0 and n_i >= n_b else TagScheme.iob2
-        repairs = self.i_starts if scheme == TagScheme.iob2 else self.b_starts
-        if strict and repairs.repairs:
-            kind, count = next(iter(repairs.repairs.items()))
-            first = repairs.repair_examples[kind][0]
+        prefix, kind = ("I", I_START) if scheme == TagScheme.iob2 else ("B", B_START_IOB1)
+        count, lines = self.starts[prefix]
+        if strict and count:
             raise ConversionError(
-                self.path, None, f"{count} invalid {scheme.value.upper()} tag(s), first at {first}: {kind}"
+                self.path, None,
+                f"{count} invalid {scheme.value.upper()} tag(s), first at {self.path}:{lines[0]}: {kind}",
             )
-        report.merge(repairs)
+        if count:
+            report.repairs[kind] += count
+            report.repair_examples.setdefault(kind, []).extend(f"{self.path}:{line}" for line in lines)
         report.schemes[self.path] = scheme.value
         return scheme
