@@ -13,8 +13,13 @@ from spacy.cli.debug_config import debug_config
 from spacy.cli.train import train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-GPU_CFG = CONFIGS / "ner_gpu.cfg"
+# head -> the pipe it trains; configs/<head>_<device>.cfg
+HEADS = {"ner": "ner", "aligned": "aligned_ner"}
 CPU_CFG = CONFIGS / "ner_cpu.cfg"
+
+
+def config_path(head: str, device: str) -> Path:
+    return CONFIGS / f"{head}_{device}.cfg"
 
 
 def gpu_on_cpu_overrides(model_dir: Path) -> list[str]:
@@ -65,36 +70,39 @@ def _corpus_overrides(corpus_dir: Path) -> dict:
     }
 
 
-def _check_trained_pipeline(model_dir: Path) -> None:
+def _check_trained_pipeline(model_dir: Path, pipe: str = "ner") -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # autocast on CPU, if mixed precision
         nlp = spacy.load(model_dir)
         docs = list(nlp.pipe(["Alice Smith works for Google in Paris .", "Nothing happened ."]))
-    assert nlp.pipe_names == ["transformer", "ner"]
-    assert set(nlp.get_pipe("ner").labels) == LABELS
+    assert nlp.pipe_names == ["transformer", pipe]
+    assert set(nlp.get_pipe(pipe).labels) == LABELS
     for doc in docs:
         assert isinstance(doc.ents, tuple)
         assert {ent.label_ for ent in doc.ents} <= LABELS
 
 
-def test_configs_share_one_design():
-    gpu = _flatten(util.load_config(GPU_CFG, interpolate=False))
-    cpu = _flatten(util.load_config(CPU_CFG, interpolate=False))
+@pytest.mark.parametrize("head", HEADS)
+def test_configs_share_one_design(head):
+    gpu = _flatten(util.load_config(config_path(head, "gpu"), interpolate=False))
+    cpu = _flatten(util.load_config(config_path(head, "cpu"), interpolate=False))
     differing = {k for k in gpu.keys() | cpu.keys() if gpu.get(k, ABSENT) != cpu.get(k, ABSENT)}
     assert differing == set(DEVICE_SETTINGS)
     for key, (gpu_value, cpu_value) in DEVICE_SETTINGS.items():
         assert (gpu.get(key, ABSENT), cpu.get(key, ABSENT)) == (gpu_value, cpu_value), key
 
 
-@pytest.mark.parametrize("config_path", [GPU_CFG, CPU_CFG], ids=["gpu", "cpu"])
-def test_config_validates(config_path, tiny_corpus_dir, tiny_bert_dir):
+@pytest.mark.parametrize("device", ["gpu", "cpu"])
+@pytest.mark.parametrize("head", HEADS)
+def test_config_validates(head, device, tiny_corpus_dir, tiny_bert_dir):
+    path = config_path(head, device)
     overrides = _corpus_overrides(tiny_corpus_dir)
-    if config_path == CPU_CFG:
+    if device == "cpu":
         overrides["paths.transformer"] = str(tiny_bert_dir)
-    debug_config(config_path, overrides=overrides)  # what `spacy debug config` runs
-    config = util.load_config(config_path, overrides=overrides, interpolate=True)
+    debug_config(path, overrides=overrides)  # what `spacy debug config` runs
+    config = util.load_config(path, overrides=overrides, interpolate=True)
     nlp = util.load_model_from_config(config, auto_fill=False, validate=True)
-    assert nlp.pipe_names == ["transformer", "ner"]
+    assert nlp.pipe_names == ["transformer", HEADS[head]]
     # The configs are complete: auto-filling them adds nothing.
     filled = util.load_model_from_config(config, auto_fill=True).config.interpolate()
     assert filled == config
@@ -105,7 +113,17 @@ def test_cpu_config_requires_transformer_path(tiny_corpus_dir):
         debug_config(CPU_CFG, overrides=_corpus_overrides(tiny_corpus_dir))
 
 
-def test_cpu_config_trains(tmp_path, tiny_bert_dir, tiny_corpus_dir):
+def test_heads_differ_only_in_the_head():
+    for device in ("gpu", "cpu"):
+        ner = _flatten(util.load_config(config_path("ner", device), interpolate=False))
+        aligned = _flatten(util.load_config(config_path("aligned", device), interpolate=False))
+        differing = {k for k in ner.keys() | aligned.keys() if ner.get(k, ABSENT) != aligned.get(k, ABSENT)}
+        heads = ("components.ner", "components.aligned_ner")
+        assert {k for k in differing if not k.startswith(heads)} == {"nlp.pipeline"}
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_cpu_config_trains(head, tmp_path, tiny_bert_dir, tiny_corpus_dir):
     # Train from a copy of the model folder, deleted before loading the result:
     # the saved pipeline must carry the transformer weights and tokenizer itself.
     model_copy = Path(shutil.copytree(tiny_bert_dir, tmp_path / "tiny-bert"))
@@ -114,16 +132,17 @@ def test_cpu_config_trains(tmp_path, tiny_bert_dir, tiny_corpus_dir):
         "paths.transformer": str(model_copy),
         **FAST_TRAINING,
     }
-    train(CPU_CFG, tmp_path / "out", overrides=overrides, use_gpu=-1)
+    train(config_path(head, "cpu"), tmp_path / "out", overrides=overrides, use_gpu=-1)
     shutil.rmtree(model_copy)
     for name in ("model-last", "model-best"):
-        _check_trained_pipeline(tmp_path / "out" / name)
+        _check_trained_pipeline(tmp_path / "out" / name, HEADS[head])
 
 
-def test_gpu_config_trains_on_cpu_from_command_line(tmp_path, tiny_bert_dir, tiny_corpus_dir):
+@pytest.mark.parametrize("head", HEADS)
+def test_gpu_config_trains_on_cpu_from_command_line(head, tmp_path, tiny_bert_dir, tiny_corpus_dir):
     out = tmp_path / "out"
     command = [
-        sys.executable, "-m", "spacy", "train", str(GPU_CFG), "--output", str(out),
+        sys.executable, "-m", "spacy", "train", str(config_path(head, "gpu")), "--output", str(out),
         "--paths.train", str(tiny_corpus_dir / "train.spacy"),
         "--paths.dev", str(tiny_corpus_dir / "dev.spacy"),
         "--training.max_steps", "4", "--training.eval_frequency", "2",
@@ -132,4 +151,4 @@ def test_gpu_config_trains_on_cpu_from_command_line(tmp_path, tiny_bert_dir, tin
     result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Using CPU" in result.stdout
-    _check_trained_pipeline(out / "model-best")
+    _check_trained_pipeline(out / "model-best", HEADS[head])

@@ -14,7 +14,8 @@ import srsly
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ["project.yml", "configs", "scripts", "spacy_bert_ner"]
-PACKAGE = "en_bert_ner_sample_conll"
+HEADS = ("aligned", "ner")  # `all` trains the default head (aligned); ner is trained after it
+PACKAGES = {head: f"en_bert_ner_sample_conll_{head}" for head in HEADS}
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,8 @@ def _run(cmd, cwd: Path, env=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory) -> Path:
-    """A copy of the project after `spacy project run all` (shortened training)."""
+    """A copy of the project after `spacy project run all` and the ner head's train, evaluate and
+    package commands (shortened training)."""
     project = tmp_path_factory.mktemp("project")
     for name in PROJECT_FILES:
         source = ROOT / name
@@ -39,8 +41,10 @@ def project_dir(tmp_path_factory) -> Path:
         else:
             shutil.copy(source, project / name)
     env = {**os.environ, **OFFLINE}
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", ".", "--vars.max_steps", "150"]
-    _run(cmd, cwd=project, env=env)
+    run = [sys.executable, "-m", "spacy", "project", "run"]
+    _run([*run, "all", ".", "--vars.max_steps", "150"], cwd=project, env=env)
+    for command in ("train", "evaluate", "package"):
+        _run([*run, command, ".", "--vars.max_steps", "150", "--vars.head", "ner"], cwd=project, env=env)
     return project
 
 
@@ -54,31 +58,44 @@ def test_all_workflow_converts_both_formats(project_dir: Path):
         assert sum(s["sentences"] for s in stats["splits"].values()) == stats["total"]["sentences"]
 
 
-def test_all_workflow_learns_the_samples(project_dir: Path):
+@pytest.mark.parametrize("head", HEADS)
+def test_workflow_learns_the_samples(project_dir: Path, head: str):
     # The templated samples are easy: a model that trained at all finds their entities.
-    metrics = json.loads((project_dir / "metrics" / "sample_conll.json").read_text())
+    metrics = json.loads((project_dir / "metrics" / f"sample_conll_{head}.json").read_text())
     assert metrics["ents_f"] > 0.8, metrics
     assert set(metrics["ents_per_type"]) == {"LOC", "MISC", "ORG", "PER"}
 
 
-def test_wheel_installs_and_loads_offline_in_fresh_venv(project_dir: Path, tmp_path: Path):
-    wheels = list((project_dir / "packages").glob(f"{PACKAGE}-*/dist/{PACKAGE}-*.whl"))
-    assert len(wheels) == 1, wheels
+def test_wheels_install_and_load_offline_in_fresh_venv(project_dir: Path, tmp_path: Path):
+    wheels = {}
+    for head, package in PACKAGES.items():
+        found = list((project_dir / "packages").glob(f"{package}-*/dist/{package}-*.whl"))
+        assert len(found) == 1, found
+        wheels[head] = found[0]
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     _run([*pip, "torch==2.13.0"], cwd=tmp_path)  # first, so no CUDA build is pulled
-    _run([*pip, wheels[0], "-c", ROOT / "requirements.txt"], cwd=tmp_path)
+    # spacy package lists spacy-bert-ner (the aligned_ner factory's distribution) as a requirement
+    # of the aligned wheel; it is not on PyPI, so this repository provides it
+    _run([*pip, ROOT, *wheels.values(), "-c", ROOT / "requirements.txt"], cwd=tmp_path)
+    requires = _run([python, "-m", "pip", "show", PACKAGES["aligned"]], cwd=tmp_path).stdout
+    assert "spacy-bert-ner" in requires
     script = (
-        "import spacy, json\n"
-        f"nlp = spacy.load({PACKAGE!r})\n"
+        "import json, sys, spacy\n"
+        "nlp = spacy.load(sys.argv[1])\n"
         "doc = nlp('Angela Merkel met officials from the United Nations in Paris on Monday .')\n"
-        "print(json.dumps({'pipes': nlp.pipe_names, 'ents': [(e.text, e.label_) for e in doc.ents]}))\n"
+        "print(json.dumps({'pipes': nlp.pipe_names, 'ents': [(e.text, e.label_) for e in doc.ents],\n"
+        "                  'confidence': [e._.get('confidence') if e.has_extension('confidence') else None\n"
+        "                                 for e in doc.ents]}))\n"
     )
-    # a bare environment: no project on the path, no network for the hub
+    # a bare environment: no project on the path, no network for the hub, no extra imports
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **OFFLINE}
-    result = _run([python, "-c", script], cwd=tmp_path, env=env)
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded["pipes"] == ["transformer", "ner"]
-    assert ("Angela Merkel", "PER") in [tuple(e) for e in loaded["ents"]]
+    for head, package in PACKAGES.items():
+        result = _run([python, "-c", script, package], cwd=tmp_path, env=env)
+        loaded = json.loads(result.stdout.strip().splitlines()[-1])
+        assert loaded["pipes"] == ["transformer", "aligned_ner" if head == "aligned" else "ner"]
+        assert ("Angela Merkel", "PER") in [tuple(e) for e in loaded["ents"]], loaded
+        if head == "aligned":
+            assert all(0.0 < c <= 1.0 for c in loaded["confidence"]), loaded

@@ -23,6 +23,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Dropout, Linear, Model, chain, concatenate, set_dropout_rate, with_array
 from thinc.types import Floats2d
 
+from ..layers.crf import crf_loss, crf_marginals, transition_scores
 from ..layers.decoding import OUTSIDE, allowed_transitions, iob_tag_names, path_to_spans, viterbi
 
 CONFIDENCE_ATTR = "confidence"
@@ -50,15 +51,36 @@ def build_token_classifier(
     features: Optional[Model[List[Doc], List[Floats2d]]] = None,
     nO: Optional[int] = None,
     dropout: float = 0.1,
+    learn_transitions: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Token vectors (optionally concatenated with embedded token features, e.g. TAG) through
-    dropout and a linear layer: one row of tag logits per token."""
+    dropout and a linear layer: one row of tag scores per token. With `learn_transitions`, the
+    model also holds tag-to-tag scores, trained with a CRF loss and used by the decoder."""
     encoder = tok2vec if features is None else concatenate(tok2vec, features)
     output_layer = Linear(nO=nO)
-    model = chain(encoder, with_array(chain(Dropout(dropout), output_layer)))
+    scorer = chain(encoder, with_array(chain(Dropout(dropout), output_layer)))
+    if not learn_transitions:
+        model = scorer
+    else:
+        transitions = transition_scores(nT=nO)
+        model = Model(
+            "token_classifier_crf", _scorer_forward, init=_init_with_transitions, layers=[scorer, transitions]
+        )
+        model.set_ref("transitions", transitions)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
     return model
+
+
+def _scorer_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+    return model.layers[0](docs, is_train)
+
+
+def _init_with_transitions(model: Model, X: Optional[List[Doc]] = None, Y: Optional[Any] = None) -> None:
+    model.layers[0].initialize(X=X, Y=Y)
+    transitions = model.get_ref("transitions")
+    transitions.set_dim("nT", model.get_ref("output_layer").get_dim("nO"))
+    transitions.initialize()
 
 
 @registry.scorers("spacy_bert_ner.aligned_ner_scorer.v1")
@@ -144,10 +166,21 @@ class AlignedNER(TrainablePipe):
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
         tag_names = self.tag_names
         allowed, allowed_start = allowed_transitions(tag_names)
+        learned = self._learned_transitions()
+        begin_tags = numpy.asarray([tag.startswith("B-") for tag in tag_names])
         for doc, doc_scores in zip(docs, scores):
-            log_probs = _log_softmax(self.model.ops.to_numpy(doc_scores))
-            path = viterbi(log_probs, allowed, allowed_start)
-            probs = numpy.exp(log_probs[numpy.arange(len(path)), path]) if len(path) else numpy.zeros(0)
+            doc_scores = _finite_rows(self.model.ops.to_numpy(doc_scores))
+            # As in spaCy's `ner`, no entity starts on a whitespace token (it has no wordpiece).
+            is_space = numpy.asarray([token.is_space for token in doc], dtype=bool)
+            token_allowed = ~(is_space[:, None] & begin_tags[None, :])
+            if learned is None:
+                tag_probs = numpy.exp(_log_softmax(doc_scores))
+                log_probs = numpy.log(numpy.clip(tag_probs, 1e-300, None))
+                path = viterbi(log_probs, allowed, allowed_start, token_allowed=token_allowed)
+            else:
+                path = viterbi(doc_scores, allowed, allowed_start, learned, token_allowed=token_allowed)
+                tag_probs = crf_marginals(doc_scores, learned, allowed, allowed_start)
+            probs = tag_probs[numpy.arange(len(path)), path] if len(path) else numpy.zeros(0)
             spans = []
             for start, end, label in path_to_spans(path, tag_names):
                 span = Span(doc, start, end, label=label)
@@ -183,21 +216,33 @@ class AlignedNER(TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
-        """Softmax cross-entropy per token; tokens whose gold tag is missing get no gradient."""
+        """Softmax cross-entropy per token, or the CRF loss with learned transitions; tokens whose
+        gold tag is missing get no gradient (the CRF marginalises over them)."""
         validate_examples(examples, "AlignedNER.get_loss")
         ops = self.model.ops
         tag_ids = {tag: i for i, tag in enumerate(self.tag_names)}
+        learned = self._learned_transitions()
+        allowed, allowed_start = allowed_transitions(self.tag_names)
         loss, d_scores = 0.0, []
+        d_transitions = numpy.zeros((len(tag_ids), len(tag_ids)))
         for eg, doc_scores in zip(examples, scores):
             gold = numpy.asarray([tag_ids.get(tag, -1) for tag in self._gold_iob(eg)], dtype="int64")
-            probs = numpy.exp(_log_softmax(ops.to_numpy(doc_scores)))
-            known = gold >= 0
-            d = probs.copy()
-            d[numpy.flatnonzero(known), gold[known]] -= 1.0
-            d[~known] = 0.0
-            loss += float(-numpy.log(numpy.clip(probs[numpy.flatnonzero(known), gold[known]], 1e-12, None)).sum())
+            emissions = ops.to_numpy(doc_scores)
+            if learned is not None:
+                doc_loss, d, d_trans = crf_loss(emissions, learned, allowed, allowed_start, gold)
+                d_transitions += d_trans
+            else:
+                doc_loss, d = _cross_entropy(emissions, gold)
+            loss += doc_loss
             d_scores.append(ops.asarray2f(d.astype("float32")))
+        if learned is not None:
+            self.model.get_ref("transitions").inc_grad("T", ops.asarray2f(d_transitions.astype("float32")))
         return loss, d_scores
+
+    def _learned_transitions(self) -> Optional[numpy.ndarray]:
+        if not self.model.has_ref("transitions"):
+            return None
+        return numpy.asarray(self.model.ops.to_numpy(self.model.get_ref("transitions").get_param("T")), dtype="float64")
 
     def _gold_iob(self, example: Example) -> List[Optional[str]]:
         """Gold IOB tags on the predicted tokens: None where missing or not alignable."""
@@ -226,6 +271,8 @@ class AlignedNER(TrainablePipe):
         if not self.labels:
             raise ValueError(f"{self.name}: no entity labels found in the training data and none given")
         self.model.get_ref("output_layer").set_dim("nO", len(self.tag_names))
+        if self.model.has_ref("transitions"):
+            self.model.get_ref("transitions").set_dim("nT", len(self.tag_names))
         doc_sample = [eg.reference for eg in islice(get_examples(), 10)]
         self.model.initialize(X=doc_sample)
 
@@ -244,11 +291,27 @@ def _biluo_to_iob(tag: Optional[str]) -> Optional[str]:
     return ("B-" if prefix in ("B", "U") else "I-") + label
 
 
-def _log_softmax(scores: numpy.ndarray) -> numpy.ndarray:
-    """Row-wise log-softmax; a row with a non-finite score becomes uniform (no evidence)."""
+def _cross_entropy(scores: numpy.ndarray, gold: numpy.ndarray) -> Tuple[float, numpy.ndarray]:
+    probs = numpy.exp(_log_softmax(scores))
+    known = numpy.flatnonzero(gold >= 0)
+    d = numpy.zeros_like(probs)
+    d[known] = probs[known]
+    d[known, gold[known]] -= 1.0
+    return float(-numpy.log(numpy.clip(probs[known, gold[known]], 1e-12, None)).sum()), d
+
+
+def _finite_rows(scores: numpy.ndarray) -> numpy.ndarray:
+    """A row with a non-finite score (one bad token) becomes all zeros: no evidence either way."""
     scores = numpy.asarray(scores, dtype="float64")
     if scores.size == 0:
         return scores
-    scores = numpy.where(numpy.isfinite(scores).all(axis=1, keepdims=True), scores, 0.0)
+    return numpy.where(numpy.isfinite(scores).all(axis=1, keepdims=True), scores, 0.0)
+
+
+def _log_softmax(scores: numpy.ndarray) -> numpy.ndarray:
+    """Row-wise log-softmax; a row with a non-finite score becomes uniform (no evidence)."""
+    scores = _finite_rows(scores)
+    if scores.size == 0:
+        return scores
     shifted = scores - scores.max(axis=1, keepdims=True)
     return shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))

@@ -30,17 +30,21 @@ def viterbi(
     allowed: numpy.ndarray,
     allowed_start: numpy.ndarray,
     transition_scores: Optional[numpy.ndarray] = None,
+    token_allowed: Optional[numpy.ndarray] = None,
 ) -> numpy.ndarray:
     """Best tag sequence under the transition constraints (plus learned scores, if any).
 
     Non-finite scores (a NaN from one bad token) are neutralised row by row, so one token
-    cannot break a document's decoding: it simply carries no evidence.
+    cannot break a document's decoding: it simply carries no evidence. `token_allowed`
+    (tokens x tags, bool), if given, limits the tags each token may take; it must allow O.
     """
     n_tokens, n_tags = log_probs.shape
     if n_tokens == 0:
         return numpy.zeros(0, dtype="int64")
-    emissions = numpy.where(numpy.isfinite(log_probs), log_probs, 0.0)
+    emissions = numpy.where(numpy.isfinite(log_probs).all(axis=1, keepdims=True), log_probs, 0.0)
     blocked = numpy.float64(-1e30)
+    if token_allowed is not None:
+        emissions = numpy.where(token_allowed, emissions, blocked)
     transitions = numpy.where(allowed, 0.0, blocked)
     if transition_scores is not None:
         transitions = transitions + transition_scores

@@ -119,9 +119,7 @@ def pool_aligned(ops: Ops, src: Floats2d, align: Ragged, span_length: int, mode:
     return Y, backprop
 
 
-def _row_weights(
-    tokens: Ints1d, rows: Ints1d, lengths: Ints1d, span_length: int, first_only: bool
-) -> numpy.ndarray:
+def _row_weights(tokens: Ints1d, rows: Ints1d, lengths: Ints1d, span_length: int, first_only: bool) -> numpy.ndarray:
     """Weight of each aligned row in its token's vector (rows weighted 0 are left out)."""
     if not first_only:
         return 1.0 / lengths[tokens] if len(tokens) else numpy.zeros(0)
