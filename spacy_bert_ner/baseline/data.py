@@ -1,0 +1,180 @@
+"""Corpus to token-classification features, the way the Hugging Face NER tutorial does it.
+
+The unit is the same as the spaCy pipeline's: one example per Doc. A Doc longer than
+``max_length`` wordpieces (special tokens included) is cut into consecutive chunks at
+sentence boundaries, packing as many whole sentences per chunk as fit, so no token is
+truncated away. A single sentence that does not fit on its own (or a Doc without
+sentence boundaries) is cut between tokens instead. Only a single word longer than a whole
+chunk can still lose wordpieces to truncation; if it loses its first one, it is predicted O.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy
+from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
+
+OUTSIDE = "O"
+# The label id cross-entropy ignores: subwords after the first, special tokens, padding.
+IGNORE_INDEX = -100
+
+
+class BaselineError(ValueError):
+    """Input the baseline cannot use; `str(err)` reads `path: problem`."""
+
+    def __init__(self, path: Union[str, Path], problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Tokens ``start:end`` of ``docs[doc]``, ``n_pieces`` wordpieces without special tokens."""
+
+    doc: int
+    start: int
+    end: int
+    n_pieces: int
+
+
+def read_docs(path: Union[str, Path], vocab: Optional[Vocab] = None) -> List[Doc]:
+    """Docs of a `.spacy` file, which must carry NER annotation (gold ents)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BaselineError(path, "corpus file not found")
+    docs = list(DocBin().from_disk(path).get_docs(vocab or Vocab()))
+    if not docs:
+        raise BaselineError(path, "no Docs in the file")
+    if not any(doc.has_annotation("ENT_IOB") for doc in docs):
+        raise BaselineError(path, "no Doc has entity annotation (ent_iob_); expected gold NER Docs")
+    return docs
+
+
+def doc_tags(doc: Doc) -> List[str]:
+    """IOB2 tags of the gold ents; tokens with missing annotation count as O."""
+    return [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ in ("B", "I") else OUTSIDE for t in doc]
+
+
+def label_list(docs: Sequence[Doc]) -> List[str]:
+    """The tags seen in the training data, sorted, with O first (the tutorial's label list)."""
+    tags = {tag for doc in docs for tag in doc_tags(doc)}
+    return [OUTSIDE] + sorted(tags - {OUTSIDE})
+
+
+def budget(tokenizer, max_length: int, path: Union[str, Path] = "max_length") -> int:
+    """Wordpieces left per chunk once the special tokens ([CLS] ... [SEP]) are added."""
+    n = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    if n < 1:
+        raise BaselineError(path, f"max_length {max_length} leaves no room for any wordpiece")
+    return n
+
+
+def count_pieces(tokenizer, docs: Sequence[Doc]) -> List[numpy.ndarray]:
+    """Wordpieces per token of each Doc (0 for a token the tokenizer drops, e.g. whitespace)."""
+    words = [[t.text for t in doc] for doc in docs]
+    encoding = tokenizer(words, is_split_into_words=True, add_special_tokens=False, verbose=False)
+    counts = []
+    for i, doc_words in enumerate(words):
+        ids = [w for w in encoding.word_ids(i) if w is not None]
+        counts.append(numpy.bincount(numpy.asarray(ids, dtype="int64"), minlength=len(doc_words)))
+    return counts
+
+
+def _split_tokens(counts: numpy.ndarray, start: int, end: int, limit: int) -> List[Tuple[int, int]]:
+    """Cut tokens start:end into consecutive pieces of at most `limit` wordpieces (a lone
+    token over the limit gets a piece of its own)."""
+    pieces: List[Tuple[int, int]] = []
+    total = 0
+    for i in range(start, end):
+        n = int(counts[i])
+        if total + n > limit and i > start:
+            pieces.append((start, i))
+            start, total = i, 0
+        total += n
+    pieces.append((start, end))
+    return pieces
+
+
+def chunk_spans(counts: numpy.ndarray, sent_starts: Sequence[int], limit: int) -> List[Tuple[int, int]]:
+    """Consecutive token ranges covering the Doc, each within `limit` wordpieces where possible.
+
+    Whole sentences are packed greedily (fewest chunks for contiguous ranges); a sentence over
+    the limit is cut between tokens. `sent_starts` are the first token of each sentence
+    (``[0]`` when the Doc has no sentence boundaries).
+    """
+    n_tokens = len(counts)
+    if n_tokens == 0:
+        return []
+    if int(counts.sum()) <= limit:
+        return [(0, n_tokens)]
+    bounds = sorted(set(sent_starts) | {0}) + [n_tokens]
+    units: List[Tuple[int, int]] = []
+    for s, e in zip(bounds[:-1], bounds[1:]):
+        units.extend(_split_tokens(counts, s, e, limit) if counts[s:e].sum() > limit else [(s, e)])
+    chunks: List[Tuple[int, int]] = []
+    start, total = 0, 0
+    for s, e in units:
+        n = int(counts[s:e].sum())
+        if total + n > limit and s > start:
+            chunks.append((start, s))
+            start, total = s, 0
+        total += n
+    chunks.append((start, n_tokens))
+    return chunks
+
+
+def sentence_starts(doc: Doc) -> List[int]:
+    if not doc.has_annotation("SENT_START"):
+        return [0]
+    return [sent.start for sent in doc.sents]
+
+
+def make_chunks(docs: Sequence[Doc], tokenizer, max_length: int) -> List[Chunk]:
+    """Every token of every Doc in exactly one chunk, in Doc order; empty Docs give none."""
+    limit = budget(tokenizer, max_length)
+    chunks = []
+    for i, (doc, counts) in enumerate(zip(docs, count_pieces(tokenizer, docs))):
+        for start, end in chunk_spans(counts, sentence_starts(doc), limit):
+            chunks.append(Chunk(i, start, end, int(counts[start:end].sum())))
+    return chunks
+
+
+def chunk_words(docs: Sequence[Doc], chunks: Sequence[Chunk]) -> List[List[str]]:
+    return [[t.text for t in docs[c.doc][c.start : c.end]] for c in chunks]
+
+
+def align_labels(word_ids: Sequence[Optional[int]], tags: Sequence[str], label2id: Dict[str, int]) -> List[int]:
+    """The tutorial's alignment: a word's label on its first subword, -100 on the others and
+    on special tokens. A tag missing from `label2id` (unseen in training) is ignored too."""
+    labels = []
+    previous = None
+    for word_id in word_ids:
+        if word_id is None or word_id == previous:
+            labels.append(IGNORE_INDEX)
+        else:
+            labels.append(label2id.get(tags[word_id], IGNORE_INDEX))
+        previous = word_id
+    return labels
+
+
+def encode_chunks(
+    docs: Sequence[Doc],
+    chunks: Sequence[Chunk],
+    tokenizer,
+    label2id: Dict[str, int],
+    max_length: int,
+) -> List[Dict[str, List[int]]]:
+    """One unpadded feature dict per chunk (input_ids, attention_mask, ..., labels), ready for
+    `DataCollatorForTokenClassification`."""
+    encoding = tokenizer(chunk_words(docs, chunks), is_split_into_words=True, truncation=True, max_length=max_length)
+    all_tags = [doc_tags(doc) for doc in docs]
+    features = []
+    for i, chunk in enumerate(chunks):
+        feature = {key: values[i] for key, values in encoding.items()}
+        tags = all_tags[chunk.doc][chunk.start : chunk.end]
+        feature["labels"] = align_labels(encoding.word_ids(i), tags, label2id)
+        features.append(feature)
+    return features

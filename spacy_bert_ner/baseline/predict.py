@@ -1,0 +1,191 @@
+"""Prediction and scoring for the baseline, on the same Docs and with the same scorer as spaCy.
+
+Each word takes the argmax tag of its first subword. The tags are decoded leniently, the
+usual practice (and what ``spacy.training.iob_utils.iob_to_biluo`` does): an I-X that does not
+continue an X entity (after O, after an entity of another type, or first) starts a new X
+entity. Scores are spaCy's `get_ner_prf` on Examples (predicted Doc vs gold Doc, same tokens),
+so they compare directly with `spacy evaluate`.
+"""
+
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.training.iob_utils import biluo_tags_to_spans, iob_to_biluo
+
+from .data import OUTSIDE, BaselineError, chunk_words, make_chunks, read_docs
+
+# Saved next to the model in model-best: what prediction must do the same way as training.
+SETTINGS_FILE = "baseline.json"
+DEFAULT_MAX_LENGTH = 256
+
+
+def tags_to_spans(doc: Doc, tags: Sequence[str]) -> List[Span]:
+    """Entity spans of IOB2 tags, decoded leniently (an I-X that continues no X entity starts one)."""
+    return biluo_tags_to_spans(doc, iob_to_biluo(list(tags)))
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@torch.inference_mode()
+def predict_tags(
+    model,
+    tokenizer,
+    docs: Sequence[Doc],
+    *,
+    batch_size: int = 32,
+    max_length: int = DEFAULT_MAX_LENGTH,
+) -> List[List[str]]:
+    """IOB2 tag per token of each Doc from the first-subword argmax.
+
+    Chunks are batched by length (fewer pad tokens; the order does not change the results).
+    Tokens without any subword (dropped by the tokenizer, or truncated) get O.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    id2label = model.config.id2label
+    chunks = make_chunks(docs, tokenizer, max_length)
+    words = chunk_words(docs, chunks)
+    order = sorted(range(len(chunks)), key=lambda i: chunks[i].n_pieces)
+    tags = [[OUTSIDE] * len(doc) for doc in docs]
+    for b in range(0, len(order), batch_size):
+        batch = order[b : b + batch_size]
+        encoding = tokenizer(
+            [words[i] for i in batch],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        predicted = model(**encoding.to(device)).logits.argmax(-1).tolist()
+        for row, i in enumerate(batch):
+            chunk = chunks[i]
+            previous = None
+            for position, word_id in enumerate(encoding.word_ids(row)):
+                if word_id is not None and word_id != previous:
+                    tags[chunk.doc][chunk.start + word_id] = id2label[predicted[row][position]]
+                previous = word_id
+    model.train(was_training)
+    return tags
+
+
+def annotate(docs: Sequence[Doc], tags: Sequence[Sequence[str]]) -> List[Doc]:
+    """Copies of the Docs with their ents replaced by the decoded tags (all else O)."""
+    predicted = []
+    for doc, doc_tags in zip(docs, tags):
+        copy = doc.copy()
+        copy.set_ents(tags_to_spans(copy, doc_tags), default="outside")
+        predicted.append(copy)
+    return predicted
+
+
+def load_model(model_dir: Union[str, Path], device: str = "auto") -> Tuple[Any, Any, Dict[str, Any]]:
+    """(model, tokenizer, settings) of a saved baseline folder (model-best)."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise BaselineError(model_dir, "not a saved model folder (no config.json)")
+    settings_path = model_dir / SETTINGS_FILE
+    settings = json.loads(settings_path.read_text(encoding="utf-8")) if settings_path.is_file() else {}
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True)
+    model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+    model.to(resolve_device(device))
+    model.eval()
+    return model, tokenizer, settings
+
+
+def predict_docs(
+    model_dir: Union[str, Path],
+    docs: Sequence[Doc],
+    *,
+    batch_size: int = 32,
+    max_length: Optional[int] = None,
+    device: str = "auto",
+) -> List[Doc]:
+    """Copies of `docs` (same tokens) with `doc.ents` predicted by the baseline in `model_dir`.
+
+    `max_length` defaults to the one the model was trained with.
+    """
+    model, tokenizer, settings = load_model(model_dir, device)
+    max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length)
+    return annotate(docs, tags)
+
+
+def score_docs(predicted: Sequence[Doc], gold: Sequence[Doc]) -> Dict[str, Any]:
+    """Entity-level strict P/R/F, overall and per type, as `spacy evaluate` reports them
+    (ents_p/ents_r/ents_f in 0-1; 0.0 rather than None when there is nothing to score)."""
+    scores = get_ner_prf(Example(p, g) for p, g in zip(predicted, gold))
+    return {
+        "ents_p": scores["ents_p"] or 0.0,
+        "ents_r": scores["ents_r"] or 0.0,
+        "ents_f": scores["ents_f"] or 0.0,
+        "ents_per_type": scores["ents_per_type"] or {},
+    }
+
+
+def timed_scores(model, tokenizer, docs: Sequence[Doc], *, batch_size: int, max_length: int) -> Dict[str, Any]:
+    """Scores plus inference speed (words/sec of tagging and decoding; model loading excluded)."""
+    n_words = sum(len(doc) for doc in docs)
+    start = time.perf_counter()
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length)
+    predicted = annotate(docs, tags)
+    seconds = time.perf_counter() - start
+    return {
+        **score_docs(predicted, docs),
+        "speed": n_words / seconds if seconds > 0 else 0.0,
+        "inference": {
+            "words": n_words,
+            "docs": len(docs),
+            "seconds": seconds,
+            "words_per_second": n_words / seconds if seconds > 0 else 0.0,
+            "batch_size": batch_size,
+            "max_length": max_length,
+            "device": str(next(model.parameters()).device),
+        },
+    }
+
+
+def evaluate(
+    model_dir: Union[str, Path],
+    data_path: Union[str, Path],
+    output_path: Optional[Union[str, Path]] = None,
+    *,
+    batch_size: int = 32,
+    max_length: Optional[int] = None,
+    device: str = "auto",
+) -> Dict[str, Any]:
+    """Score a trained baseline on a `.spacy` file; write the scores as JSON if `output_path`."""
+    docs = read_docs(data_path)
+    model, tokenizer, settings = load_model(model_dir, device)
+    max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
+    metrics = {
+        "model_dir": str(model_dir),
+        "model": settings.get("model"),
+        "data": str(data_path),
+        **timed_scores(model, tokenizer, docs, batch_size=batch_size, max_length=max_length),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    if output_path is not None:
+        output_path = Path(output_path)
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        output_path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return metrics
