@@ -11,7 +11,9 @@ from wasabi import msg
 
 from .converters import ConversionError, TagScheme, convert_conll, convert_kaggle
 
-app = typer.Typer(help="spacy-bert-ner: data conversion and offline encoders.", no_args_is_help=True)
+app = typer.Typer(
+    help="spacy-bert-ner: data conversion, offline encoders and evaluation reports.", no_args_is_help=True
+)
 
 SCHEME_HELP = "Entity tag scheme: iob1, iob2 or auto (detect; reported in stats.json)"
 SKIP_HELP = "Reject (and report) sentences with malformed rows instead of stopping at the first"
@@ -144,6 +146,42 @@ def export_minilm_cli(
     except (ImportError, RuntimeError, FileNotFoundError) as err:
         msg.fail("Could not export MiniLM", str(err), exits=1)
     msg.good(f"all-MiniLM-L6-v2 saved to {path}")
+
+
+@app.command("report")
+def report_cli(
+    model: str = typer.Argument(..., help="Trained pipeline: a folder (e.g. training/.../model-best) or package name"),
+    data_path: Path = typer.Argument(..., help="Gold .spacy file (DocBin) with entity annotation"),
+    output_dir: Path = typer.Argument(..., help="Folder for report.json, report.md, confusion.png, examples.html"),
+    n_examples: int = typer.Option(20, help="Documents in examples.html: those with the most entity errors"),
+    batch_size: int = typer.Option(32, help="nlp.pipe batch size of the prediction pass"),
+    gpu_id: int = typer.Option(-1, help="GPU id to predict on; -1 for CPU"),
+) -> None:
+    """Evaluate a pipeline on a .spacy file: strict entity P/R/F per type, token accuracies, confusion
+    matrix, seqeval cross-check, speed, and displaCy examples of the errors."""
+    from .evaluation import ReportError, score_rows, write_report
+
+    try:
+        result = write_report(model, data_path, output_dir, n_examples=n_examples, batch_size=batch_size, gpu_id=gpu_id)
+    except ReportError as err:
+        msg.fail("Report failed", str(err), exits=1)
+    report = result.report
+    msg.table(
+        score_rows(report),
+        header=["", "precision", "recall", "f1", "support"],
+        divider=True,
+        aligns=("l", "r", "r", "r", "r"),
+    )
+    tokens, seqeval, speed = report["tokens"], report["seqeval"], report["speed"]
+    entity_accuracy = "n/a" if tokens["entity_accuracy"] is None else f"{tokens['entity_accuracy']:.4f}"
+    msg.info(f"Token accuracy {tokens['accuracy']:.4f}; inside gold or predicted entities {entity_accuracy}")
+    msg.info(f"{speed['words_per_second'] or 0:.0f} words/s (batch size {speed['batch_size']}, {speed['device']})")
+    if seqeval["agrees"]:
+        msg.good(f"seqeval (strict, IOB2) micro F1 {seqeval['micro_f1']:.6f} equals ours")
+    else:
+        msg.warn(f"seqeval micro F1 {seqeval['micro_f1']:.6f} differs from ours {seqeval['ours_micro_f1']:.6f}")
+    for path in result.paths.values():
+        msg.good(f"Saved {path}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,13 @@ import re
 from pathlib import Path
 from typing import List, Optional
 
-from .docs import Document, Sentence
+from .docs import Document
 from .errors import ConversionError
+from .reader import SentenceReader
 from .report import ConversionReport
 from .source import read_text
 from .split import group
-from .tags import OUTSIDE, IOBDecoder, TagScheme
+from .tags import IOBDecoder, TagScheme
 
 DOCSTART = "-DOCSTART-"
 EMPTY_DOCUMENT = "-DOCSTART- with no sentences before the next one; no Doc made"
@@ -52,19 +53,12 @@ def read_conll(
     document: Document = []
     has_docstart = False
     n_columns: Optional[int] = None
-    current: Optional[Sentence] = None
-    problem: Optional[str] = None
-    problem_line = 0
-    prev_label = ""
+    reader = SentenceReader(decoder, report, skip_bad_sentences)
 
     def end_sentence() -> None:
-        nonlocal current
-        if current is not None:
-            if problem is None:
-                document.append(current)
-            else:
-                report.reject(name, problem_line, problem, len(current.words))
-        current = None
+        sentence = reader.finish()
+        if sentence is not None:
+            document.append(sentence)
 
     def end_document(at_line: int) -> None:
         nonlocal document
@@ -92,8 +86,8 @@ def read_conll(
                 raise ConversionError(
                     name, line, f"expected at least 2 columns (word ... tag), found 1: {raw.strip()!r}"
                 )
-        if current is None:
-            current, problem, prev_label = Sentence([], [] if n_columns >= 3 else None, [], line), None, ""
+        if reader.current is None:
+            reader.start(line, has_tags=n_columns >= 3)
         try:
             if len(fields) != n_columns:
                 raise ConversionError(
@@ -101,22 +95,9 @@ def read_conll(
                     line,
                     f"expected {n_columns} columns like the first token line, found {len(fields)}: {raw.strip()!r}",
                 )
-            tag = fields[-1]
-            if tag == OUTSIDE:  # most tokens: skip the decoder call
-                ent, prev_label = OUTSIDE, ""
-            else:
-                ent, prev_label = decoder.decode(tag, prev_label, line)
+            reader.add(fields[0], fields[-1], fields[1] if n_columns >= 3 else None, line)
         except ConversionError as err:
-            if not skip_bad_sentences:
-                raise
-            if problem is None:
-                problem, problem_line = err.problem, line
-            current.words.append(fields[0])
-            continue
-        current.words.append(fields[0])
-        if current.tags is not None:
-            current.tags.append(fields[1])
-        current.ents.append(ent)
+            reader.bad_row(err, fields[0])
     end_sentence()
     if has_docstart:
         end_document(len(lines))

@@ -12,9 +12,10 @@ from typing import List, Optional
 
 from .docs import Sentence
 from .errors import ConversionError
+from .reader import SentenceReader
 from .report import ConversionReport
 from .source import read_text
-from .tags import OUTSIDE, IOBDecoder, TagScheme
+from .tags import IOBDecoder, TagScheme
 
 SENTENCE_COLUMN, WORD_COLUMN, POS_COLUMN, TAG_COLUMN = "Sentence #", "Word", "POS", "Tag"
 REQUIRED_COLUMNS = (SENTENCE_COLUMN, WORD_COLUMN, POS_COLUMN, TAG_COLUMN)
@@ -49,21 +50,9 @@ def read_kaggle(
     i_sent, i_word, i_pos, i_tag = (header.index(column) for column in REQUIRED_COLUMNS)
     n_columns = len(header)
     decoder = IOBDecoder(name, scheme)
+    reader = SentenceReader(decoder, report, skip_bad_sentences)
     sentences: List[Sentence] = []
     seen_ids = set()
-    current: Optional[Sentence] = None
-    problem: Optional[str] = None  # the first problem of the current sentence
-    problem_line = 0
-    prev_label = ""
-
-    def finish() -> None:
-        if current is None:
-            return
-        if problem is None:
-            sentences.append(current)
-        else:
-            report.reject(name, problem_line, problem, len(current.words))
-
     for row in rows:
         line = rows.line_num
         if not row:
@@ -71,36 +60,28 @@ def read_kaggle(
             continue
         sentence_id = row[i_sent].strip() if len(row) > i_sent else ""
         if sentence_id:
-            finish()
+            _keep(reader.finish(), sentences)
             if sentence_id in seen_ids:
                 report.repair(DUPLICATE_ID, name, line)
             seen_ids.add(sentence_id)
-            current, problem, prev_label = Sentence([], [], [], line), None, ""
-        elif current is None:
+            reader.start(line, has_tags=True)
+        elif reader.current is None:
             raise ConversionError(name, line, f"the first data row has no sentence id (empty {SENTENCE_COLUMN!r})")
         try:
             if len(row) != n_columns:
                 raise ConversionError(name, line, f"expected {n_columns} columns {header}, found {len(row)}: {row}")
-            word = row[i_word]
-            if not word:
+            if not row[i_word]:
                 raise ConversionError(name, line, f"empty {WORD_COLUMN!r}")
-            tag = row[i_tag]
-            if tag == OUTSIDE:  # most tokens: skip the decoder call
-                ent, prev_label = OUTSIDE, ""
-            else:
-                ent, prev_label = decoder.decode(tag, prev_label, line)
+            reader.add(row[i_word], row[i_tag], row[i_pos], line)
         except ConversionError as err:
-            if not skip_bad_sentences:
-                raise
-            if problem is None:
-                problem, problem_line = err.problem, line
-            current.words.append(row[i_word] if len(row) > i_word else "")
-            continue
-        current.words.append(word)
-        current.tags.append(row[i_pos])  # type: ignore[union-attr]
-        current.ents.append(ent)
-    finish()
+            reader.bad_row(err, row[i_word] if len(row) > i_word else "")
+    _keep(reader.finish(), sentences)
     if not sentences and not report.rejections:
         raise ConversionError(name, None, "no data rows after the header")
     decoder.resolve(report, strict=strict)
     return sentences
+
+
+def _keep(sentence: Optional[Sentence], sentences: List[Sentence]) -> None:
+    if sentence is not None:
+        sentences.append(sentence)

@@ -84,7 +84,8 @@ class IOBDecoder:
         count, lines = self.starts[prefix]
         if strict and count:
             raise ConversionError(
-                self.path, None,
+                self.path,
+                None,
                 f"{count} invalid {scheme.value.upper()} tag(s), first at {self.path}:{lines[0]}: {kind}",
             )
         if count:
