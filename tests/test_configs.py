@@ -70,12 +70,12 @@ def _corpus_overrides(corpus_dir: Path) -> dict:
     }
 
 
-def _check_trained_pipeline(model_dir: Path, pipe: str = "ner") -> None:
+def _check_trained_pipeline(model_dir: Path, pipe: str = "ner", encoder: str = "transformer") -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # autocast on CPU, if mixed precision
         nlp = spacy.load(model_dir)
         docs = list(nlp.pipe(["Alice Smith works for Google in Paris .", "Nothing happened ."]))
-    assert nlp.pipe_names == ["transformer", pipe]
+    assert nlp.pipe_names == [encoder, pipe]
     assert set(nlp.get_pipe(pipe).labels) == LABELS
     for doc in docs:
         assert isinstance(doc.ents, tuple)
@@ -152,3 +152,12 @@ def test_gpu_config_trains_on_cpu_from_command_line(head, tmp_path, tiny_bert_di
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Using CPU" in result.stdout
     _check_trained_pipeline(out / "model-best", HEADS[head])
+
+
+def test_cnn_config_validates_and_trains(tmp_path, tiny_corpus_dir):
+    """The efficient option: no transformer, same corpora, same schedule overrides as the others."""
+    path = CONFIGS / "cnn_cpu.cfg"
+    overrides = {**_corpus_overrides(tiny_corpus_dir), **FAST_TRAINING, "training.optimizer.learn_rate.total_steps": 4}
+    debug_config(path, overrides=overrides)
+    train(path, tmp_path / "out", overrides=overrides, use_gpu=-1)
+    _check_trained_pipeline(tmp_path / "out" / "model-best", "ner", encoder="tok2vec")
