@@ -85,7 +85,7 @@ def main(
     msg.text(machine)
     if output is not None:
         md = MarkdownRenderer()
-        md.add(md.table(rows, header))
+        md.add(md.table([[str(cell) for cell in row] for row in rows], header))
         md.add(machine)
         output.write_text(md.text + "\n", encoding="utf-8")
         msg.good(f"Saved {output}")
