@@ -14,6 +14,8 @@ setup(
         "wasabi>=1.1",
         "tqdm>=4.60",
     ],
+    # the evaluation report's plots and its seqeval cross-check; imported only by `report`
+    extras_require={"evaluation": ["matplotlib>=3.7", "seqeval>=1.2.2"]},
     entry_points={
         "console_scripts": ["spacy-bert-ner=spacy_bert_ner.cli:app"],
         # spaCy finds the component and its model pieces through these: pipelines that use
