@@ -174,9 +174,9 @@ class AlignedNER(TrainablePipe):
             is_space = numpy.asarray([token.is_space for token in doc], dtype=bool)
             token_allowed = ~(is_space[:, None] & begin_tags[None, :])
             if learned is None:
-                tag_probs = numpy.exp(_log_softmax(doc_scores))
-                log_probs = numpy.log(numpy.clip(tag_probs, 1e-300, None))
+                log_probs = _log_softmax(doc_scores)
                 path = viterbi(log_probs, allowed, allowed_start, token_allowed=token_allowed)
+                tag_probs = numpy.exp(log_probs)
             else:
                 path = viterbi(doc_scores, allowed, allowed_start, learned, token_allowed=token_allowed)
                 tag_probs = crf_marginals(doc_scores, learned, allowed, allowed_start)
