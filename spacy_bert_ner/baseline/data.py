@@ -83,19 +83,24 @@ def count_pieces(tokenizer, docs: Sequence[Doc]) -> List[numpy.ndarray]:
     return counts
 
 
+def _pack(units: Sequence[Tuple[int, int]], sizes: Sequence[int], limit: int) -> List[Tuple[int, int]]:
+    """Join consecutive (start, end) units greedily into ranges of at most `limit` wordpieces
+    (a unit over the limit gets a range of its own)."""
+    ranges: List[Tuple[int, int]] = []
+    start, total = units[0][0], 0
+    for (s, _), n in zip(units, sizes):
+        if total + n > limit and s > start:
+            ranges.append((start, s))
+            start, total = s, 0
+        total += n
+    ranges.append((start, units[-1][1]))
+    return ranges
+
+
 def _split_tokens(counts: numpy.ndarray, start: int, end: int, limit: int) -> List[Tuple[int, int]]:
     """Cut tokens start:end into consecutive pieces of at most `limit` wordpieces (a lone
     token over the limit gets a piece of its own)."""
-    pieces: List[Tuple[int, int]] = []
-    total = 0
-    for i in range(start, end):
-        n = int(counts[i])
-        if total + n > limit and i > start:
-            pieces.append((start, i))
-            start, total = i, 0
-        total += n
-    pieces.append((start, end))
-    return pieces
+    return _pack([(i, i + 1) for i in range(start, end)], [int(n) for n in counts[start:end]], limit)
 
 
 def chunk_spans(counts: numpy.ndarray, sent_starts: Sequence[int], limit: int) -> List[Tuple[int, int]]:
@@ -114,16 +119,7 @@ def chunk_spans(counts: numpy.ndarray, sent_starts: Sequence[int], limit: int) -
     units: List[Tuple[int, int]] = []
     for s, e in zip(bounds[:-1], bounds[1:]):
         units.extend(_split_tokens(counts, s, e, limit) if counts[s:e].sum() > limit else [(s, e)])
-    chunks: List[Tuple[int, int]] = []
-    start, total = 0, 0
-    for s, e in units:
-        n = int(counts[s:e].sum())
-        if total + n > limit and s > start:
-            chunks.append((start, s))
-            start, total = s, 0
-        total += n
-    chunks.append((start, n_tokens))
-    return chunks
+    return _pack(units, [int(counts[s:e].sum()) for s, e in units], limit)
 
 
 def sentence_starts(doc: Doc) -> List[int]:

@@ -41,7 +41,7 @@ def read_kaggle(
     report = report if report is not None else ConversionReport()
     text, name = read_text(Path(path), encoding, member_suffix=".csv")
     rows = csv.reader(io.StringIO(text, newline=""))
-    header = [column.strip().lstrip("\ufeff") for column in next(rows)]
+    header = [column.strip() for column in next(rows)]  # read_text drops a leading BOM
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise ConversionError(
