@@ -14,6 +14,7 @@ from transformers import AutoTokenizer
 from typer.testing import CliRunner
 
 from spacy_bert_ner.baseline import (
+    BaselineError,
     TrainOptions,
     align_labels,
     chunk_spans,
@@ -129,8 +130,32 @@ def test_chunk_spans(counts, sent_starts, limit, expected):
     assert chunk_spans(numpy.asarray(counts, dtype="int64"), sent_starts, limit) == expected
 
 
+@pytest.mark.parametrize(
+    "counts,sent_starts,limit,expected",
+    [
+        ([3, 3, 3, 3], [0, 2], 12, [(0, 2), (2, 4)]),  # fits, but each sentence stands alone
+        ([2, 2, 2, 2, 2], [0, 1, 2, 3, 4], 4, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]),
+        ([3, 3, 3, 3], [0], 7, [(0, 2), (2, 4)]),  # one long sentence: still cut between tokens
+        ([], [0], 5, []),
+    ],
+)
+def test_chunk_spans_unpacked(counts, sent_starts, limit, expected):
+    assert chunk_spans(numpy.asarray(counts, dtype="int64"), sent_starts, limit, pack=False) == expected
+
+
+def test_units_sentence_per_example_or_packed_doc(tokenizer):
+    doc = sentences_doc(SENTENCES)
+    by_sentence = make_chunks([doc], tokenizer, max_length=256, unit="sentence")
+    assert [(c.start, c.end) for c in by_sentence] == [(s.start, s.end) for s in doc.sents]
+    by_doc = make_chunks([doc], tokenizer, max_length=256, unit="doc")
+    assert [(c.start, c.end) for c in by_doc] == [(0, len(doc))]
+    with pytest.raises(BaselineError, match="unit: must be one of sentence, doc, got 'paragraph'"):
+        make_chunks([doc], tokenizer, max_length=256, unit="paragraph")
+
+
+@pytest.mark.parametrize("unit", ["sentence", "doc"])
 @pytest.mark.parametrize("with_sents", [True, False])
-def test_long_doc_chunks_keep_every_token_exactly_once(tokenizer, with_sents):
+def test_long_doc_chunks_keep_every_token_exactly_once(tokenizer, with_sents, unit):
     # 4 short sentences, one sentence longer than a whole chunk, then 4 more short ones
     long_sentence = " ".join(SENTENCES).replace(" .", "") + " ."
     doc = sentences_doc(SENTENCES + [long_sentence] + SENTENCES)
@@ -140,7 +165,7 @@ def test_long_doc_chunks_keep_every_token_exactly_once(tokenizer, with_sents):
     limit = budget(tokenizer, max_length)
     counts = count_pieces(tokenizer, [doc])[0]
     assert counts[doc[len(doc) - 30 :].start : len(doc)].sum() > limit
-    chunks = make_chunks([doc, Doc(doc.vocab, words=[])], tokenizer, max_length)
+    chunks = make_chunks([doc, Doc(doc.vocab, words=[])], tokenizer, max_length, unit)
     assert len(chunks) > 3 and {c.doc for c in chunks} == {0}
     covered = [i for c in chunks for i in range(c.start, c.end)]
     assert covered == list(range(len(doc)))

@@ -26,10 +26,13 @@ def train_cli(
     model: str = typer.Option(..., help="Hugging Face model folder (or hub name), e.g. assets/models/minilm"),
     max_steps: Optional[int] = typer.Option(None, help="Step budget; default 3 epochs. The LR schedule spans it"),
     max_minutes: Optional[float] = typer.Option(None, help="Wall-clock budget in minutes (evaluation included)"),
-    batch_size: int = typer.Option(16, help="Chunks (Docs, or parts of long Docs) per batch"),
+    batch_size: int = typer.Option(16, help="Examples (sentences, or Doc chunks with --unit doc) per batch"),
     learn_rate: float = typer.Option(5e-5, help="Peak AdamW learning rate"),
     warmup_steps: int = typer.Option(100, help="Linear warmup steps, then linear decay to 0 at max-steps"),
     max_length: int = typer.Option(256, help="Wordpieces per chunk, special tokens included"),
+    unit: str = typer.Option(
+        "sentence", help="Example unit: sentence (the tutorial's) or doc (whole Docs, packed into max-length chunks)"
+    ),
     eval_every: int = typer.Option(200, help="Score the dev set every N steps (and at the end)"),
     seed: int = typer.Option(0, help="Seed of the weights of the new head and of the shuffle"),
     eval_batch_size: int = typer.Option(32, help="Batch size of dev scoring and the inference speed"),
@@ -47,6 +50,7 @@ def train_cli(
         learn_rate=learn_rate,
         warmup_steps=warmup_steps,
         max_length=max_length,
+        unit=unit,
         eval_every=eval_every,
         seed=seed,
         eval_batch_size=eval_batch_size,

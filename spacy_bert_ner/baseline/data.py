@@ -1,11 +1,12 @@
 """Corpus to token-classification features, the way the Hugging Face NER tutorial does it.
 
-The unit is the same as the spaCy pipeline's: one example per Doc. A Doc longer than
-``max_length`` wordpieces (special tokens included) is cut into consecutive chunks at
-sentence boundaries, packing as many whole sentences per chunk as fit, so no token is
-truncated away. A single sentence that does not fit on its own (or a Doc without
-sentence boundaries) is cut between tokens instead. Only a single word longer than a whole
-chunk can still lose wordpieces to truncation; if it loses its first one, it is predicted O.
+The example unit is the tutorial's, one sentence (``unit="sentence"``, the default), or one
+Doc (``unit="doc"``, the spaCy pipeline's unit): a Doc longer than ``max_length`` wordpieces
+(special tokens included) is then cut into consecutive chunks at sentence boundaries, packing
+as many whole sentences per chunk as fit. Either way no token is truncated away: a single
+sentence that does not fit on its own (or a Doc without sentence boundaries) is cut between
+tokens. Only a single word longer than a whole chunk can still lose wordpieces to truncation;
+if it loses its first one, it is predicted O.
 """
 
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 OUTSIDE = "O"
+# Example units: one sentence per example (the tutorial's), or one Doc cut into packed chunks.
+UNITS = ("sentence", "doc")
 # The label id cross-entropy ignores: subwords after the first, special tokens, padding.
 IGNORE_INDEX = -100
 
@@ -103,22 +106,27 @@ def _split_tokens(counts: numpy.ndarray, start: int, end: int, limit: int) -> Li
     return _pack([(i, i + 1) for i in range(start, end)], [int(n) for n in counts[start:end]], limit)
 
 
-def chunk_spans(counts: numpy.ndarray, sent_starts: Sequence[int], limit: int) -> List[Tuple[int, int]]:
+def chunk_spans(
+    counts: numpy.ndarray, sent_starts: Sequence[int], limit: int, pack: bool = True
+) -> List[Tuple[int, int]]:
     """Consecutive token ranges covering the Doc, each within `limit` wordpieces where possible.
 
-    Whole sentences are packed greedily (fewest chunks for contiguous ranges); a sentence over
-    the limit is cut between tokens. `sent_starts` are the first token of each sentence
-    (``[0]`` when the Doc has no sentence boundaries).
+    With `pack`, whole sentences are packed greedily (fewest chunks for contiguous ranges);
+    without it, each sentence is a range of its own. A sentence over the limit is cut between
+    tokens. `sent_starts` are the first token of each sentence (``[0]`` when the Doc has no
+    sentence boundaries).
     """
     n_tokens = len(counts)
     if n_tokens == 0:
         return []
-    if int(counts.sum()) <= limit:
+    if pack and int(counts.sum()) <= limit:
         return [(0, n_tokens)]
     bounds = sorted(set(sent_starts) | {0}) + [n_tokens]
     units: List[Tuple[int, int]] = []
     for s, e in zip(bounds[:-1], bounds[1:]):
         units.extend(_split_tokens(counts, s, e, limit) if counts[s:e].sum() > limit else [(s, e)])
+    if not pack:
+        return units
     return _pack(units, [int(counts[s:e].sum()) for s, e in units], limit)
 
 
@@ -128,12 +136,15 @@ def sentence_starts(doc: Doc) -> List[int]:
     return [sent.start for sent in doc.sents]
 
 
-def make_chunks(docs: Sequence[Doc], tokenizer, max_length: int) -> List[Chunk]:
-    """Every token of every Doc in exactly one chunk, in Doc order; empty Docs give none."""
+def make_chunks(docs: Sequence[Doc], tokenizer, max_length: int, unit: str = "sentence") -> List[Chunk]:
+    """Every token of every Doc in exactly one chunk, in Doc order; empty Docs give none.
+    `unit` is "sentence" (a chunk per sentence) or "doc" (sentences packed up to max_length)."""
+    if unit not in UNITS:
+        raise BaselineError("unit", f"must be one of {', '.join(UNITS)}, got {unit!r}")
     limit = budget(tokenizer, max_length)
     chunks = []
     for i, (doc, counts) in enumerate(zip(docs, count_pieces(tokenizer, docs))):
-        for start, end in chunk_spans(counts, sentence_starts(doc), limit):
+        for start, end in chunk_spans(counts, sentence_starts(doc), limit, pack=unit == "doc"):
             chunks.append(Chunk(i, start, end, int(counts[start:end].sum())))
     return chunks
 

@@ -24,6 +24,7 @@ from .data import OUTSIDE, BaselineError, chunk_words, make_chunks, read_docs
 # Saved next to the model in model-best: what prediction must do the same way as training.
 SETTINGS_FILE = "baseline.json"
 DEFAULT_MAX_LENGTH = 256
+DEFAULT_UNIT = "sentence"
 
 
 def tags_to_spans(doc: Doc, tags: Sequence[str]) -> List[Span]:
@@ -50,6 +51,7 @@ def predict_tags(
     *,
     batch_size: int = 32,
     max_length: int = DEFAULT_MAX_LENGTH,
+    unit: str = DEFAULT_UNIT,
 ) -> List[List[str]]:
     """IOB2 tag per token of each Doc from the first-subword argmax.
 
@@ -60,7 +62,7 @@ def predict_tags(
     model.eval()
     device = next(model.parameters()).device
     id2label = model.config.id2label
-    chunks = make_chunks(docs, tokenizer, max_length)
+    chunks = make_chunks(docs, tokenizer, max_length, unit)
     words = chunk_words(docs, chunks)
     order = sorted(range(len(chunks)), key=lambda i: chunks[i].n_pieces)
     tags = [[OUTSIDE] * len(doc) for doc in docs]
@@ -126,7 +128,8 @@ def predict_docs(
     """
     model, tokenizer, settings = load_model(model_dir, device)
     max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
-    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length)
+    unit = settings.get("unit", DEFAULT_UNIT)
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit)
     return annotate(docs, tags)
 
 
@@ -142,11 +145,13 @@ def score_docs(predicted: Sequence[Doc], gold: Sequence[Doc]) -> Dict[str, Any]:
     }
 
 
-def timed_scores(model, tokenizer, docs: Sequence[Doc], *, batch_size: int, max_length: int) -> Dict[str, Any]:
+def timed_scores(
+    model, tokenizer, docs: Sequence[Doc], *, batch_size: int, max_length: int, unit: str = DEFAULT_UNIT
+) -> Dict[str, Any]:
     """Scores plus inference speed (words/sec of tagging and decoding; model loading excluded)."""
     n_words = sum(len(doc) for doc in docs)
     start = time.perf_counter()
-    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length)
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit)
     predicted = annotate(docs, tags)
     seconds = time.perf_counter() - start
     return {
@@ -159,6 +164,7 @@ def timed_scores(model, tokenizer, docs: Sequence[Doc], *, batch_size: int, max_
             "words_per_second": n_words / seconds if seconds > 0 else 0.0,
             "batch_size": batch_size,
             "max_length": max_length,
+            "unit": unit,
             "device": str(next(model.parameters()).device),
         },
     }
@@ -181,7 +187,14 @@ def evaluate(
         "model_dir": str(model_dir),
         "model": settings.get("model"),
         "data": str(data_path),
-        **timed_scores(model, tokenizer, docs, batch_size=batch_size, max_length=max_length),
+        **timed_scores(
+            model,
+            tokenizer,
+            docs,
+            batch_size=batch_size,
+            max_length=max_length,
+            unit=settings.get("unit", DEFAULT_UNIT),
+        ),
         "peak_rss_mb": peak_rss_mb(),
     }
     if output_path is not None:

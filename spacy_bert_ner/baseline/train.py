@@ -41,6 +41,7 @@ class TrainOptions:
     learn_rate: float = 5e-5
     warmup_steps: int = 100
     max_length: int = 256
+    unit: str = "sentence"
     eval_every: int = 200
     seed: int = 0
     weight_decay: float = 0.01
@@ -116,7 +117,7 @@ def train(
     if len(labels) < 2:
         raise BaselineError(train_path, "no entities in the training data")
     label2id = {label: i for i, label in enumerate(labels)}
-    chunks = make_chunks(train_docs, tokenizer, options.max_length)
+    chunks = make_chunks(train_docs, tokenizer, options.max_length, options.unit)
     if not chunks:
         raise BaselineError(train_path, "all training Docs are empty")
     features = encode_chunks(train_docs, chunks, tokenizer, label2id, options.max_length)
@@ -132,11 +133,11 @@ def train(
     scheduler = get_linear_schedule_with_warmup(optimizer, options.warmup_steps, max_steps)
     collator = DataCollatorForTokenClassification(tokenizer)
     rng = random.Random(options.seed)
-    settings = {"model": options.model, "max_length": options.max_length, "labels": labels}
+    settings = {"model": options.model, "max_length": options.max_length, "unit": options.unit, "labels": labels}
 
     msg.info(
-        f"Baseline: {options.model} on {device}; {len(train_docs)} train Docs -> {len(chunks)} chunks "
-        f"of <= {options.max_length} wordpieces; {len(labels)} labels; up to {max_steps} steps"
+        f"Baseline: {options.model} on {device}; {len(train_docs)} train Docs -> {len(chunks)} "
+        f"{options.unit} chunks of <= {options.max_length} wordpieces; {len(labels)} labels; up to {max_steps} steps"
         + (f" or {options.max_minutes} min" if options.max_minutes else "")
     )
     history: List[Dict[str, Any]] = []
@@ -150,7 +151,12 @@ def train(
         nonlocal eval_seconds
         start = time.perf_counter()
         scores = timed_scores(
-            model, tokenizer, dev_docs, batch_size=options.eval_batch_size, max_length=options.max_length
+            model,
+            tokenizer,
+            dev_docs,
+            batch_size=options.eval_batch_size,
+            max_length=options.max_length,
+            unit=options.unit,
         )
         entry = {
             "step": step,
@@ -217,7 +223,12 @@ def train(
 
     best_model, best_tokenizer, _ = load_model(best_dir, options.device)
     final = timed_scores(
-        best_model, best_tokenizer, dev_docs, batch_size=options.eval_batch_size, max_length=options.max_length
+        best_model,
+        best_tokenizer,
+        dev_docs,
+        batch_size=options.eval_batch_size,
+        max_length=options.max_length,
+        unit=options.unit,
     )
     metrics = {
         "model": options.model,
