@@ -12,20 +12,17 @@ default paths point at ../shared/data (see its README.md).
 python bench/bench_convert.py --help
 """
 
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 import typer
-from wasabi import MarkdownRenderer, msg
+from common import DATA, Section, machine, show, write_markdown
+from wasabi import msg
 
 from spacy_bert_ner.converters import convert_conll, convert_kaggle
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 KAGGLE_PATH = DATA / "kaggle-ner" / "ner_dataset.csv.gz"
 CONLL_PATH = DATA / "conll2003" / "eng.train"
 MAX_RATIO = 0.7  # convert_kaggle / pandas recipe
@@ -55,20 +52,8 @@ def best_of(repeats: int, func: Callable[[], Any]) -> Tuple[float, List[float], 
     return min(times), times, result
 
 
-def main(
-    kaggle: Path = typer.Option(KAGGLE_PATH, help="Kaggle NER CSV (.csv, .csv.gz or .zip)"),
-    conll: Path = typer.Option(CONLL_PATH, help="CoNLL-2003 training file (eng.train)"),
-    repeats: int = typer.Option(3, min=1, help="Runs of each step; the best time counts"),
-    output: Optional[Path] = typer.Option(None, help="Also write the table as Markdown to this file"),
-) -> None:
-    """Time convert_kaggle and convert_conll against the pandas recipe (prints; never fails on a target)."""
-    missing = [str(path) for path in (kaggle, conll) if not path.is_file()]
-    if missing:
-        msg.fail(
-            f"Input file(s) not found: {', '.join(missing)}",
-            f"The real corpora are not part of the project: see {DATA / 'README.md'}, or pass --kaggle / --conll",
-            exits=1,
-        )
+def convert_section(kaggle: Path = KAGGLE_PATH, conll: Path = CONLL_PATH, repeats: int = 3) -> Section:
+    """Time the pandas recipe, convert_kaggle and convert_conll; one table row each."""
     import pandas  # imported before timing, like spaCy and the converters
 
     msg.info(f"Best of {repeats} run(s) each; Kaggle: {kaggle}; CoNLL: {conll}")
@@ -108,20 +93,31 @@ def main(
             _yes_no(co_best < MAX_CONLL_SECONDS),
         ],
     ]
-    msg.table(rows, header=header, divider=True, max_col=60)
-    machine = (
-        f"Python {platform.python_version()}, pandas {pandas.__version__}, {platform.machine()}, "
-        f"{os.cpu_count()} CPU(s), {repeats} repeat(s)"
-    )
-    msg.text(machine)
+    notes = [
+        f"{machine()}, pandas {pandas.__version__}; Kaggle `{kaggle.name}`, CoNLL `{conll.name}`; "
+        f"best of {repeats} run(s)."
+    ]
+    return Section("Conversion speed", header, rows, notes)
+
+
+def main(
+    kaggle: Path = typer.Option(KAGGLE_PATH, help="Kaggle NER CSV (.csv, .csv.gz or .zip)"),
+    conll: Path = typer.Option(CONLL_PATH, help="CoNLL-2003 training file (eng.train)"),
+    repeats: int = typer.Option(3, min=1, help="Runs of each step; the best time counts"),
+    output: Optional[Path] = typer.Option(None, help="Also write the table as Markdown to this file"),
+) -> None:
+    """Time convert_kaggle and convert_conll against the pandas recipe (prints; never fails on a target)."""
+    missing = [str(path) for path in (kaggle, conll) if not path.is_file()]
+    if missing:
+        msg.fail(
+            f"Input file(s) not found: {', '.join(missing)}",
+            f"The real corpora are not part of the project: see {DATA / 'README.md'}, or pass --kaggle / --conll",
+            exits=1,
+        )
+    section = convert_section(kaggle, conll, repeats)
+    show(section)
     if output is not None:
-        md = MarkdownRenderer()
-        md.add(md.title(2, "Converter benchmark"))
-        md.add(f"{machine}. Kaggle: `{kaggle.name}`; CoNLL: `{conll.name}`. Times are the best of the runs.")
-        md.add(md.table(rows, header))
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(md.text + "\n", encoding="utf-8")
-        msg.good(f"Markdown table written to {output}")
+        write_markdown(output, [section])
 
 
 def _runs(times: List[float]) -> str:

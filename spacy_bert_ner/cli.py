@@ -150,7 +150,11 @@ def export_minilm_cli(
 
 @app.command("report")
 def report_cli(
-    model: str = typer.Argument(..., help="Trained pipeline: a folder (e.g. training/.../model-best) or package name"),
+    model: str = typer.Argument(
+        ...,
+        help="Trained pipeline: a folder (e.g. training/.../model-best) or package name; "
+        "or a classic-recipe baseline folder (training/<dataset>_baseline/model-best)",
+    ),
     data_path: Path = typer.Argument(..., help="Gold .spacy file (DocBin) with entity annotation"),
     output_dir: Path = typer.Argument(..., help="Folder for report.json, report.md, confusion.png, examples.html"),
     n_examples: int = typer.Option(20, help="Documents in examples.html: those with the most entity errors"),

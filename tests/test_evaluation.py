@@ -340,3 +340,25 @@ def test_report_script_exits_1_on_missing_model(tmp_path):
     result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Model not found" in result.stdout + result.stderr
+
+
+def test_report_scores_a_baseline_folder_like_its_own_scorer(tiny_bert_dir, tiny_corpus_dir, tmp_path):
+    """The classic-recipe baseline goes through the same report code as the spaCy pipelines, and
+    the report's strict entity scores equal the baseline's own (spaCy scorer) evaluation."""
+    from spacy_bert_ner.baseline import TrainOptions, evaluate, train
+
+    options = TrainOptions(
+        model=str(tiny_bert_dir), max_steps=30, eval_every=30, batch_size=8, learn_rate=2e-3, warmup_steps=3, device="cpu"
+    )
+    train(tiny_corpus_dir / "train.spacy", tiny_corpus_dir / "dev.spacy", tmp_path / "baseline", options, show_progress=False)
+    model, data, out = tmp_path / "baseline" / "model-best", tiny_corpus_dir / "dev.spacy", tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(model), str(data), str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    own = evaluate(model, data)
+    assert report["entities"]["micro"]["f1"] == pytest.approx(own["ents_f"], abs=1e-9)
+    assert report["entities"]["micro"]["f1"] > 0  # it learned something, so the comparison is not 0 == 0
+    assert report["seqeval"]["agrees"]
+    assert report["model"]["pipeline"] == ["AutoModelForTokenClassification"]
+    assert report["model"]["transformer"] == str(tiny_bert_dir)
+    assert (out / "confusion.png").is_file() and (out / "examples.html").is_file()

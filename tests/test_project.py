@@ -13,7 +13,7 @@ import pytest
 import srsly
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ["project.yml", "configs", "scripts", "spacy_bert_ner"]
+PROJECT_FILES = ["project.yml", "configs", "scripts", "spacy_bert_ner", "bench"]
 HEADS = ("aligned", "ner")  # `all` trains the default head (aligned); ner is trained after it
 PACKAGES = {head: f"en_bert_ner_sample_conll_{head}" for head in HEADS}
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -31,8 +31,8 @@ def _run(cmd, cwd: Path, env=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory) -> Path:
-    """A copy of the project after `spacy project run all` and the ner head's train, evaluate and
-    package commands (shortened training)."""
+    """A copy of the project after `spacy project run all`, the ner head's train, evaluate and
+    package commands (shortened training), the baseline and the benchmark suite."""
     project = tmp_path_factory.mktemp("project")
     for name in PROJECT_FILES:
         source = ROOT / name
@@ -45,7 +45,22 @@ def project_dir(tmp_path_factory) -> Path:
     _run([*run, "all", ".", "--vars.max_steps", "150"], cwd=project, env=env)
     for command in ("train", "evaluate", "package"):
         _run([*run, command, ".", "--vars.max_steps", "150", "--vars.head", "ner"], cwd=project, env=env)
+    for command in ("baseline", "benchmark"):
+        _run([*run, command, ".", "--vars.baseline_steps", "150"], cwd=project, env=env)
     return project
+
+
+def test_baseline_and_benchmark_commands(project_dir: Path):
+    report = json.loads((project_dir / "metrics" / "sample_conll_baseline_report" / "report.json").read_text())
+    assert report["model"]["pipeline"] == ["AutoModelForTokenClassification"]
+    assert report["entities"]["micro"]["f1"] > 0.5, report["entities"]["micro"]  # the recipe learns the samples
+    assert json.loads((project_dir / "training" / "sample_conll_baseline" / "metrics.json").read_text())["train"][
+        "steps"
+    ] <= 150
+    benchmarks = (project_dir / "metrics" / "sample_conll_benchmarks.md").read_text()
+    for title in ("Conversion speed", "Inference speed", "Inference scaling", "Training speed"):
+        assert f"## {title}" in benchmarks
+    assert "vs ceiling" in benchmarks and "vs HF pipeline" in benchmarks
 
 
 def test_all_workflow_converts_both_formats(project_dir: Path):

@@ -114,6 +114,17 @@ def load_model(model_dir: Union[str, Path], device: str = "auto") -> Tuple[Any, 
     return model, tokenizer, settings
 
 
+def annotate_with(
+    model, tokenizer, settings: Dict[str, Any], docs: Sequence[Doc], *, batch_size: int = 32, max_length: Optional[int] = None
+) -> List[Doc]:
+    """Copies of `docs` (same tokens) with `doc.ents` predicted by a loaded baseline; `max_length`
+    and the example unit default to the ones it was trained with (its `settings`)."""
+    max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
+    unit = settings.get("unit", DEFAULT_UNIT)
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit)
+    return annotate(docs, tags)
+
+
 def predict_docs(
     model_dir: Union[str, Path],
     docs: Sequence[Doc],
@@ -122,15 +133,9 @@ def predict_docs(
     max_length: Optional[int] = None,
     device: str = "auto",
 ) -> List[Doc]:
-    """Copies of `docs` (same tokens) with `doc.ents` predicted by the baseline in `model_dir`.
-
-    `max_length` defaults to the one the model was trained with.
-    """
+    """Copies of `docs` (same tokens) with `doc.ents` predicted by the baseline in `model_dir`."""
     model, tokenizer, settings = load_model(model_dir, device)
-    max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
-    unit = settings.get("unit", DEFAULT_UNIT)
-    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit)
-    return annotate(docs, tags)
+    return annotate_with(model, tokenizer, settings, docs, batch_size=batch_size, max_length=max_length)
 
 
 def score_docs(predicted: Sequence[Doc], gold: Sequence[Doc]) -> Dict[str, Any]:

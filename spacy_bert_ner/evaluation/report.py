@@ -1,4 +1,5 @@
-"""The evaluation report: load a pipeline and a gold DocBin, predict, score, write four files.
+"""The evaluation report: load a pipeline (or a classic-recipe baseline folder) and a gold
+DocBin, predict, score, write four files.
 
 OUTPUT_DIR/report.json   every number (scores, token accuracies, confusion, seqeval, speed, model)
 OUTPUT_DIR/report.md     the same for people, with how each number is computed
@@ -15,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
 
 from .html import render_examples
 from .metrics import SEQEVAL_TOLERANCE, Evaluation, evaluate_docs
@@ -57,9 +59,9 @@ def load_pipeline(model: str) -> Language:
         raise ReportError(f"Could not load the pipeline {model}: {err}") from err
 
 
-def load_gold(path: Path, nlp: Language) -> List[Doc]:
+def load_gold(path: Path, vocab: Vocab) -> List[Doc]:
     """The gold Docs of a .spacy file; they must carry entity annotation."""
-    docs = read_docbin(path, nlp)
+    docs = read_docbin(path, vocab)
     if not docs:
         raise ReportError(f"{path} holds no documents")
     if not any(doc.has_annotation("ENT_IOB") for doc in docs):
@@ -69,12 +71,12 @@ def load_gold(path: Path, nlp: Language) -> List[Doc]:
     return docs
 
 
-def read_docbin(path: Path, nlp: Language) -> List[Doc]:
+def read_docbin(path: Path, vocab: Vocab) -> List[Doc]:
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"Data file not found: {path}")
     try:
-        return list(DocBin().from_disk(path).get_docs(nlp.vocab))
+        return list(DocBin().from_disk(path).get_docs(vocab))
     except Exception as err:  # zlib, msgpack and key errors alike: not a DocBin
         raise ReportError(f"Could not read {path} as a DocBin (.spacy) file: {err!r}") from err
 
@@ -110,6 +112,41 @@ def model_info(nlp: Language, model: str) -> Dict[str, Any]:
     if transformer is not None:
         info["transformer"] = str(transformer)
     return info
+
+
+def is_baseline_model(model: str) -> bool:
+    """A folder saved by the classic-recipe baseline (`scripts/baseline.py train`)."""
+    from ..baseline.predict import SETTINGS_FILE
+
+    return (Path(model) / SETTINGS_FILE).is_file()
+
+
+def predict_with_baseline(
+    model: str, gold_docs: Sequence[Doc], batch_size: int, gpu_id: int
+) -> Tuple[List[Doc], float, Dict[str, Any]]:
+    """The baseline's predicted Docs on the gold tokens, the seconds they took (loading excluded,
+    as in `predict`) and its model info."""
+    from ..baseline.data import BaselineError
+    from ..baseline.predict import annotate_with, load_model
+
+    try:
+        hf_model, tokenizer, settings = load_model(model, f"cuda:{gpu_id}" if gpu_id >= 0 else "cpu")
+    except (BaselineError, OSError, ValueError) as err:
+        raise ReportError(f"Could not load the baseline model {model}: {err}") from err
+    start = time.perf_counter()
+    predicted = annotate_with(hf_model, tokenizer, settings, gold_docs, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    types = sorted({tag.split("-", 1)[1] for tag in settings.get("labels", []) if "-" in tag})
+    info = {
+        "path": str(model),
+        "name": "classic recipe (AutoModelForTokenClassification)",
+        "version": None,
+        "spacy_version": None,
+        "pipeline": ["AutoModelForTokenClassification"],
+        "labels": {"token_classification": types},
+        "transformer": settings.get("model"),
+    }
+    return predicted, seconds, info
 
 
 def build_report(
@@ -151,16 +188,20 @@ def write_report(
     data_path = Path(data_path)
     if not data_path.is_file():  # before the (slow) model load
         raise ReportError(f"Data file not found: {data_path}")
-    use_device(gpu_id)
-    nlp = load_pipeline(model)
-    gold_docs = load_gold(data_path, nlp)
-    pred_docs, seconds = predict(nlp, gold_docs, batch_size)
+    if is_baseline_model(model):
+        gold_docs = load_gold(data_path, Vocab())
+        pred_docs, seconds, info = predict_with_baseline(model, gold_docs, batch_size, gpu_id)
+    else:
+        use_device(gpu_id)
+        nlp = load_pipeline(model)
+        gold_docs = load_gold(data_path, nlp.vocab)
+        pred_docs, seconds = predict(nlp, gold_docs, batch_size)
+        info = model_info(nlp, model)
     evaluation = evaluate_docs(gold_docs, pred_docs)
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: output_dir / name for name in (REPORT_JSON, REPORT_MD, CONFUSION_PNG, EXAMPLES_HTML)}
-    info = model_info(nlp, model)
     html = render_examples(gold_docs, pred_docs, n_examples, title=f"{info['name']} on {data_path.name}")
     paths[EXAMPLES_HTML].write_text(html, encoding="utf-8")
     plot_confusion(evaluation.confusion, paths[CONFUSION_PNG], title=f"{info['name']} on {data_path.name}")

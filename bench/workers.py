@@ -1,0 +1,199 @@
+"""Measurements that run in a process of their own, so that each peak RSS is its own.
+
+    python bench/workers.py NAME '{"json": "kwargs"}'
+
+prints one JSON line: the figures of worker NAME. The benchmark scripts start these through
+`common.run_worker`; nothing here asserts anything.
+"""
+
+import json
+import resource
+import sys
+import time
+from typing import Any, Callable, Dict, Iterator, List, Sequence
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _words(data: str, limit: int = 0) -> List[List[str]]:
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    docs = list(DocBin().from_disk(data).get_docs(Vocab()))
+    return [[t.text for t in doc] for doc in (docs[:limit] if limit else docs)]
+
+
+def _best(repeats: int, run: Callable[[], None]) -> List[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _result(n_docs: int, n_words: int, times: List[float], pipes: List[str], **extra: Any) -> Dict[str, Any]:
+    best = min(times)
+    return {
+        "docs": n_docs,
+        "words": n_words,
+        "seconds": best,
+        "times": times,
+        "words_per_sec": n_words / best,
+        "peak_rss_mb": peak_rss_mb(),
+        "pipes": pipes,
+        **extra,
+    }
+
+
+def pipeline(
+    model: str, data: str, batch_size: int = 32, n_process: int = 1, repeats: int = 2, limit: int = 0, copies: int = 1
+) -> Dict[str, Any]:
+    """Words/sec of `nlp.pipe` over the gold tokens of `data` (its first `limit` Docs, `copies`
+    times over), streamed: Docs are made as the pipeline asks for them and dropped after."""
+    import spacy
+    from spacy.tokens import Doc
+
+    nlp = spacy.load(model)
+    words = _words(data, limit)
+
+    def stream() -> Iterator[Doc]:
+        for _ in range(copies):
+            for doc_words in words:
+                yield Doc(nlp.vocab, words=doc_words)
+
+    list(nlp.pipe((Doc(nlp.vocab, words=w) for w in words[:batch_size]), batch_size=batch_size))  # warm-up
+
+    def run() -> None:
+        for _ in nlp.pipe(stream(), batch_size=batch_size, n_process=n_process):
+            pass
+
+    times = _best(repeats, run)
+    return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names)
+
+
+def encoder(
+    model: str,
+    data: str,
+    batch_size: int = 32,
+    repeats: int = 2,
+    window: int = 128,
+    stride: int = 96,
+    max_batch_items: int = 4096,
+    limit: int = 0,
+) -> Dict[str, Any]:
+    """The ceiling: a bare forward pass of the encoder (AutoModel, no head) over the same Docs
+    as the pipelines, batched the way spacy-transformers batches them: `batch_size` Docs at a
+    time, split into length-sorted sub-batches of at most `max_batch_items` padded tokens, each
+    Doc cut into strided windows of `window` tokens every `stride`; tokenization included."""
+    import torch
+    from spacy_transformers.util import batch_by_length
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, use_fast=True)
+    bare = AutoModel.from_pretrained(model).eval()
+    docs = _words(data, limit)
+
+    def windows(words: Sequence[str]) -> List[Sequence[str]]:
+        spans, start = [], 0
+        while start < len(words):
+            spans.append(words[start : start + window])
+            if start + window >= len(words):
+                break
+            start += stride
+        return spans
+
+    @torch.no_grad()
+    def forward(batch: List[List[str]]) -> None:
+        for indices in batch_by_length(batch, max_batch_items):
+            spans = [span for i in indices for span in windows(batch[i])]
+            if spans:
+                inputs = tokenizer(
+                    spans, is_split_into_words=True, padding=True, truncation=True, max_length=512, return_tensors="pt"
+                )
+                bare(**inputs)
+
+    forward(docs[:batch_size])  # warm-up
+
+    def run() -> None:
+        for i in range(0, len(docs), batch_size):
+            forward(docs[i : i + batch_size])
+
+    times = _best(repeats, run)
+    return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"])
+
+
+def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> Dict[str, Any]:
+    """transformers' `pipeline("token-classification")` (aggregation "first", stride 64 for long
+    texts) over the same texts, joined with spaces."""
+    from transformers import pipeline as hf_pipeline_factory
+
+    texts = [" ".join(words) for words in _words(data, limit)]
+    tagger = hf_pipeline_factory("token-classification", model=model, aggregation_strategy="first", stride=64, device=-1)
+    tagger(texts[:batch_size], batch_size=batch_size)  # warm-up
+    times = _best(repeats, lambda: tagger(texts, batch_size=batch_size))
+    n_words = sum(len(text.split(" ")) for text in texts)
+    return _result(len(texts), n_words, times, ["transformers token-classification pipeline"])
+
+
+def training(config: str, overrides: Dict[str, Any], steps: int = 30, warmup: int = 3) -> Dict[str, Any]:
+    """Training words/sec of a config: spaCy's own training loop (`train_while_improving`, the
+    config's batcher, optimizer, dropout and gradient accumulation) for `warmup` + `steps` updates,
+    timed over the last `steps` (no evaluation). Peak RSS covers initialization and training."""
+    from spacy.schemas import ConfigSchemaTraining
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import create_train_batches, train_while_improving
+    from spacy.util import load_config, registry, resolve_dot_names
+
+    config_obj = load_config(config, overrides=overrides, interpolate=False)
+    nlp = init_nlp(config_obj)
+    resolved = nlp.config.interpolate()
+    settings = registry.resolve(resolved["training"], schema=ConfigSchemaTraining)
+    (train_corpus,) = resolve_dot_names(resolved, [settings["train_corpus"]])
+    batches = create_train_batches(nlp, train_corpus, settings["batcher"], settings["max_epochs"])
+    loop = train_while_improving(
+        nlp,
+        settings["optimizer"],
+        batches,
+        lambda: (0.0, {}),
+        dropout=settings["dropout"],
+        eval_frequency=10**9,
+        accumulate_gradient=settings["accumulate_gradient"],
+        patience=0,
+        max_steps=warmup + steps,
+        exclude=settings["frozen_components"],
+        annotating_components=settings["annotating_components"],
+        before_update=None,
+    )
+    start, start_words, info = 0.0, 0, {"words": 0}
+    for _, info, _ in loop:
+        if info["step"] == warmup - 1:
+            start, start_words = time.perf_counter(), info["words"]
+        if info["step"] == warmup + steps - 1:
+            break
+    seconds = time.perf_counter() - start
+    words = info["words"] - start_words
+    return {
+        "steps": steps,
+        "words": words,
+        "seconds": seconds,
+        "words_per_sec": words / seconds,
+        "seconds_per_step": seconds / steps,
+        "peak_rss_mb": peak_rss_mb(),
+        "pipes": nlp.pipe_names,
+    }
+
+
+WORKERS: Dict[str, Callable[..., Dict[str, Any]]] = {
+    "pipeline": pipeline,
+    "encoder": encoder,
+    "hf_pipeline": hf_pipeline,
+    "training": training,
+}
+
+if __name__ == "__main__":
+    name, kwargs = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps(WORKERS[name](**kwargs)))

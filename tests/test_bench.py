@@ -1,0 +1,131 @@
+"""The benchmark suite runs end to end on a tiny pipeline and writes every table. Figures are
+printed, never asserted: these tests check that each table is there, that its figures are
+numbers, and that the scaling rows really hold 1x, 4x and 16x the words."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from spacy_bert_ner.baseline import TrainOptions, train
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?$")
+
+
+def _run(args: List[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("bench_pipeline")
+    result = _run(
+        [
+            "-m",
+            "spacy",
+            "train",
+            "configs/aligned_cpu.cfg",
+            "--output",
+            str(output),
+            "--paths.train",
+            str(tiny_corpus_dir / "train.spacy"),
+            "--paths.dev",
+            str(tiny_corpus_dir / "dev.spacy"),
+            "--paths.transformer",
+            str(tiny_bert_dir),
+            "--training.max_steps",
+            "2",
+            "--training.eval_frequency",
+            "1",
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return output / "model-last"
+
+
+@pytest.fixture(scope="module")
+def tiny_token_classifier(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("bench_baseline")
+    options = TrainOptions(model=str(tiny_bert_dir), max_steps=2, eval_every=2, batch_size=8, device="cpu")
+    train(tiny_corpus_dir / "train.spacy", tiny_corpus_dir / "dev.spacy", output, options, show_progress=False)
+    return output / "model-best"
+
+
+def markdown_tables(text: str) -> Dict[str, List[List[str]]]:
+    """{section title: rows of cells} of a Markdown file written by the suite."""
+    tables: Dict[str, List[List[str]]] = {}
+    title = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            title = line[3:].strip()
+            tables[title] = []
+        elif line.startswith("|") and title is not None and not set(line) <= set("|-: "):
+            tables[title].append([cell.strip() for cell in line.strip("|").split("|")])
+    return tables
+
+
+def column(rows: List[List[str]], name: str) -> List[str]:
+    index = rows[0].index(name)
+    return [row[index] for row in rows[1:]]
+
+
+def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_bert_dir, tiny_corpus_dir, tmp_path):
+    output = tmp_path / "bench.md"
+    result = _run(
+        [
+            "bench/run_all.py",
+            str(tiny_pipeline),
+            "--data",
+            str(tiny_corpus_dir / "dev.spacy"),
+            "--encoder",
+            str(tiny_bert_dir),
+            "--hf-model",
+            str(tiny_token_classifier),
+            "--repeats",
+            "1",
+            "--scaling-limit",
+            "3",
+            "--long-words",
+            "600",
+            "--config",
+            "configs/aligned_cpu.cfg",
+            "--train",
+            str(tiny_corpus_dir / "train.spacy"),
+            "--transformer",
+            str(tiny_bert_dir),
+            "--train-steps",
+            "2",
+            "--kaggle",
+            str(tmp_path / "missing.csv"),
+            "--output",
+            str(output),
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    tables = markdown_tables(output.read_text(encoding="utf-8"))
+    assert list(tables) == ["Conversion speed", "Inference speed", "Inference scaling", "Training speed"]
+    assert "missing.csv" in tables["Conversion speed"][1][0]  # skipped, and says why
+
+    inference = tables["Inference speed"]
+    assert len(inference) == 4  # header, the pipeline, the ceiling, the transformers pipeline
+    assert all(NUMBER.match(v) for v in column(inference, "words/sec") + column(inference, "peak RSS (MB)"))
+    assert NUMBER.match(column(inference, "vs ceiling")[0]) and NUMBER.match(column(inference, "vs HF pipeline")[0])
+
+    scaling = tables["Inference scaling"]
+    words = [int(w.replace(",", "")) for w in column(scaling, "words")]
+    assert len(words) == 4 and words[1] == 4 * words[0] and words[2] == 16 * words[0]
+    assert column(scaling, "docs")[:3] == ["3", "12", "48"]
+    assert column(scaling, "input")[3].startswith("one Doc of") and column(scaling, "docs")[3] == "1"
+
+    training = tables["Training speed"]
+    assert column(training, "steps") == ["2"] and NUMBER.match(column(training, "words/sec")[0])
+
+
+def test_missing_inputs_fail_clearly(tmp_path):
+    result = _run(["bench/run_all.py", "some/model", "--data", str(tmp_path / "nope.spacy")])
+    assert result.returncode == 1
+    assert "nope.spacy" in result.stdout + result.stderr
