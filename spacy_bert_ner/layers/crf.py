@@ -52,9 +52,8 @@ def _forward_backward(
         beta[i] = _logsumexp(transitions + (emit[i + 1] + beta[i + 1])[None, :], axis=1)
     log_z = float(_logsumexp(alpha[-1], axis=0))
     marginals = numpy.exp(alpha + beta - log_z)
-    pairs = numpy.zeros((n_tags, n_tags))
-    for i in range(1, n):
-        pairs += numpy.exp(alpha[i - 1][:, None] + transitions + (emit[i] + beta[i])[None, :] - log_z)
+    # all (n - 1) transitions at once: (n - 1, T, T) scores of tag pairs at tokens i - 1, i
+    pairs = numpy.exp(alpha[:-1, :, None] + transitions[None] + (emit[1:] + beta[1:])[:, None, :] - log_z).sum(axis=0)
     return log_z, marginals, pairs
 
 
