@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 import typer
-from common import DATA, Section, machine, show, write_markdown
+from common import DATA, Section, machine, run_and_show
 from wasabi import msg
 
 from spacy_bert_ner.converters import convert_conll, convert_kaggle
@@ -114,10 +114,7 @@ def main(
             f"The real corpora are not part of the project: see {DATA / 'README.md'}, or pass --kaggle / --conll",
             exits=1,
         )
-    section = convert_section(kaggle, conll, repeats)
-    show(section)
-    if output is not None:
-        write_markdown(output, [section])
+    run_and_show(lambda: convert_section(kaggle, conll, repeats), output)
 
 
 def _runs(times: List[float]) -> str:

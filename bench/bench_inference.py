@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from common import Section, machine, run_worker, show, words_per_sec, write_markdown
+from common import Section, machine, run_and_show, run_worker, words_per_sec
 from wasabi import msg
 
 CEILING_GOAL, HF_GOAL = 0.8, 1.5
@@ -47,7 +47,9 @@ def inference_section(
     results = []
     for model, worker, extra in runs:
         msg.text(f"Inference: {model} ({worker}) ...")
-        figures = run_worker(worker, model=model, data=str(data), batch_size=batch_size, repeats=repeats, limit=limit, **extra)
+        figures = run_worker(
+            worker, model=model, data=str(data), batch_size=batch_size, repeats=repeats, limit=limit, **extra
+        )
         results.append((model, worker, extra.get("n_process", 1), figures))
     reference = {worker: figures["words_per_sec"] for _, worker, _, figures in results if worker != "pipeline"}
 
@@ -87,13 +89,9 @@ def main(
     """Words/sec and peak RSS of each pipeline on the same file, batch size and process count."""
     if not data.exists():
         msg.fail(f"Data file not found: {data}", exits=1)
-    try:
-        section = inference_section(models, data, batch_size, n_process, repeats, encoder, hf_model, limit)
-    except RuntimeError as err:
-        msg.fail(str(err), exits=1)
-    show(section)
-    if output is not None:
-        write_markdown(output, [section])
+    run_and_show(
+        lambda: inference_section(models, data, batch_size, n_process, repeats, encoder, hf_model, limit), output
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import typer
-from common import Section, machine, run_worker, show, words_per_sec, write_markdown
+from common import Section, machine, run_and_show, run_worker, words_per_sec
 from wasabi import msg
 
 FACTORS = (1, 4, 16)
@@ -51,15 +51,41 @@ def scaling_section(
     for factor in factors:
         msg.text(f"Scaling: {model} on {factor}x {base} ...")
         r = run_worker(
-            "pipeline", model=str(model), data=str(data), batch_size=batch_size, repeats=repeats, limit=limit, copies=factor
+            "pipeline",
+            model=str(model),
+            data=str(data),
+            batch_size=batch_size,
+            repeats=repeats,
+            limit=limit,
+            copies=factor,
         )
-        rows.append([str(model), f"{factor}x {base}", r["docs"], r["words"], f"{r['seconds']:.2f}", words_per_sec(r["words_per_sec"]), f"{r['peak_rss_mb']:,.0f}"])
+        rows.append(
+            [
+                str(model),
+                f"{factor}x {base}",
+                r["docs"],
+                r["words"],
+                f"{r['seconds']:.2f}",
+                words_per_sec(r["words_per_sec"]),
+                f"{r['peak_rss_mb']:,.0f}",
+            ]
+        )
     with tempfile.TemporaryDirectory() as tmp:
         long_path = Path(tmp) / "long.spacy"
         n_words = long_doc_file(data, long_words, long_path)
         msg.text(f"Scaling: {model} on one Doc of {n_words} words ...")
         r = run_worker("pipeline", model=str(model), data=str(long_path), batch_size=batch_size, repeats=repeats)
-    rows.append([str(model), f"one Doc of {n_words:,} words", 1, r["words"], f"{r['seconds']:.2f}", words_per_sec(r["words_per_sec"]), f"{r['peak_rss_mb']:,.0f}"])
+    rows.append(
+        [
+            str(model),
+            f"one Doc of {n_words:,} words",
+            1,
+            r["words"],
+            f"{r['seconds']:.2f}",
+            words_per_sec(r["words_per_sec"]),
+            f"{r['peak_rss_mb']:,.0f}",
+        ]
+    )
     notes = [f"{machine()}; data {data}; batch {batch_size}, 1 process; best of {repeats}."]
     return Section("Inference scaling", header, rows, notes)
 
@@ -76,13 +102,7 @@ def main(
     """Throughput and peak RSS at 1x, 4x and 16x the test file, and on one very long document."""
     if not data.exists():
         msg.fail(f"Data file not found: {data}", exits=1)
-    try:
-        section = scaling_section(model, data, limit, FACTORS, long_words, batch_size, repeats)
-    except RuntimeError as err:
-        msg.fail(str(err), exits=1)
-    show(section)
-    if output is not None:
-        write_markdown(output, [section])
+    run_and_show(lambda: scaling_section(model, data, limit, FACTORS, long_words, batch_size, repeats), output)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from common import Section, machine, run_and_show, run_worker, words_per_sec
 from spacy.util import load_config
-from common import Section, machine, run_worker, show, words_per_sec, write_markdown
 from wasabi import msg
 
 
@@ -67,13 +67,7 @@ def main(
     missing = [str(p) for p in (*configs, train, dev) if not p.exists()]
     if missing:
         msg.fail(f"Not found: {', '.join(missing)}", exits=1)
-    try:
-        section = training_section(configs, train, dev, transformer, steps, warmup)
-    except RuntimeError as err:
-        msg.fail(str(err), exits=1)
-    show(section)
-    if output is not None:
-        write_markdown(output, [section])
+    run_and_show(lambda: training_section(configs, train, dev, transformer, steps, warmup), output)
 
 
 if __name__ == "__main__":

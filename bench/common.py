@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from wasabi import MarkdownRenderer, msg
 
@@ -66,3 +66,14 @@ def write_markdown(path: Path, sections: Sequence[Section], title: Optional[str]
 
 def words_per_sec(value: float) -> str:
     return f"{value:,.0f}"
+
+
+def run_and_show(build: Callable[[], Section], output: Optional[Path] = None) -> None:
+    """Build a section (a failed worker exits 1 with its error), print it, write it if asked."""
+    try:
+        section = build()
+    except RuntimeError as err:
+        msg.fail(str(err), exits=1)
+    show(section)
+    if output is not None:
+        write_markdown(output, [section])

@@ -132,7 +132,9 @@ def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, l
     from transformers import pipeline as hf_pipeline_factory
 
     texts = [" ".join(words) for words in _words(data, limit)]
-    tagger = hf_pipeline_factory("token-classification", model=model, aggregation_strategy="first", stride=64, device=-1)
+    tagger = hf_pipeline_factory(
+        "token-classification", model=model, aggregation_strategy="first", stride=64, device=-1
+    )
     tagger(texts[:batch_size], batch_size=batch_size)  # warm-up
     times = _best(repeats, lambda: tagger(texts, batch_size=batch_size))
     n_words = sum(len(text.split(" ")) for text in texts)

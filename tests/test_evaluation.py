@@ -348,9 +348,21 @@ def test_report_scores_a_baseline_folder_like_its_own_scorer(tiny_bert_dir, tiny
     from spacy_bert_ner.baseline import TrainOptions, evaluate, train
 
     options = TrainOptions(
-        model=str(tiny_bert_dir), max_steps=30, eval_every=30, batch_size=8, learn_rate=2e-3, warmup_steps=3, device="cpu"
+        model=str(tiny_bert_dir),
+        max_steps=30,
+        eval_every=30,
+        batch_size=8,
+        learn_rate=2e-3,
+        warmup_steps=3,
+        device="cpu",
     )
-    train(tiny_corpus_dir / "train.spacy", tiny_corpus_dir / "dev.spacy", tmp_path / "baseline", options, show_progress=False)
+    train(
+        tiny_corpus_dir / "train.spacy",
+        tiny_corpus_dir / "dev.spacy",
+        tmp_path / "baseline",
+        options,
+        show_progress=False,
+    )
     model, data, out = tmp_path / "baseline" / "model-best", tiny_corpus_dir / "dev.spacy", tmp_path / "report"
     result = CliRunner().invoke(app, ["report", str(model), str(data), str(out)])
     assert result.exit_code == 0, result.output

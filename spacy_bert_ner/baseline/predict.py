@@ -115,7 +115,13 @@ def load_model(model_dir: Union[str, Path], device: str = "auto") -> Tuple[Any, 
 
 
 def annotate_with(
-    model, tokenizer, settings: Dict[str, Any], docs: Sequence[Doc], *, batch_size: int = 32, max_length: Optional[int] = None
+    model,
+    tokenizer,
+    settings: Dict[str, Any],
+    docs: Sequence[Doc],
+    *,
+    batch_size: int = 32,
+    max_length: Optional[int] = None,
 ) -> List[Doc]:
     """Copies of `docs` (same tokens) with `doc.ents` predicted by a loaded baseline; `max_length`
     and the example unit default to the ones it was trained with (its `settings`)."""
