@@ -8,7 +8,7 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 import spacy
@@ -411,13 +411,16 @@ def test_python_m_cli_bad_input_exits_1_with_file_and_line(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def bench_app() -> typer.Typer:
+def bench_app() -> Iterator[typer.Typer]:
+    # As `python bench/bench_convert.py` runs it: bench/ first on sys.path (for bench/common.py).
+    sys.path.insert(0, str(ROOT / "bench"))
     spec = importlib.util.spec_from_file_location("bench_convert", ROOT / "bench" / "bench_convert.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     app = typer.Typer()
     app.command()(module.main)
-    return app
+    yield app
+    sys.path.remove(str(ROOT / "bench"))
 
 
 def test_bench_help(bench_app):

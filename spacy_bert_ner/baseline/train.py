@@ -147,17 +147,20 @@ def train(
     window = {"loss": 0.0, "batches": 0, "words": 0, "seconds": 0.0}
     budget_s = options.max_minutes * 60 if options.max_minutes else math.inf
 
-    def evaluate_dev(elapsed: float) -> None:
-        nonlocal eval_seconds
-        start = time.perf_counter()
-        scores = timed_scores(
-            model,
-            tokenizer,
+    def dev_scores(scored_model, scored_tokenizer) -> Dict[str, Any]:
+        return timed_scores(
+            scored_model,
+            scored_tokenizer,
             dev_docs,
             batch_size=options.eval_batch_size,
             max_length=options.max_length,
             unit=options.unit,
         )
+
+    def evaluate_dev(elapsed: float) -> None:
+        nonlocal eval_seconds
+        start = time.perf_counter()
+        scores = dev_scores(model, tokenizer)
         entry = {
             "step": step,
             "epoch": epoch,
@@ -222,14 +225,7 @@ def train(
     from .predict import load_model
 
     best_model, best_tokenizer, _ = load_model(best_dir, options.device)
-    final = timed_scores(
-        best_model,
-        best_tokenizer,
-        dev_docs,
-        batch_size=options.eval_batch_size,
-        max_length=options.max_length,
-        unit=options.unit,
-    )
+    final = dev_scores(best_model, best_tokenizer)
     metrics = {
         "model": options.model,
         "model_best": str(best_dir),
