@@ -13,12 +13,11 @@ python bench/bench_convert.py --help
 """
 
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import typer
-from common import DATA, Section, machine, run_and_show
+from common import DATA, Section, best_of, machine, run_and_show
 from wasabi import msg
 
 from spacy_bert_ner.converters import convert_conll, convert_kaggle
@@ -40,16 +39,6 @@ def pandas_recipe(path: Path) -> List[List[Tuple[str, str, str]]]:
         ]
     )
     return list(grouped)
-
-
-def best_of(repeats: int, func: Callable[[], Any]) -> Tuple[float, List[float], Any]:
-    """Best wall time of `repeats` calls, every time, and the last call's result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-    return min(times), times, result
 
 
 def convert_section(kaggle: Path = KAGGLE_PATH, conll: Path = CONLL_PATH, repeats: int = 3) -> Section:

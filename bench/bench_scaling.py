@@ -11,7 +11,7 @@ python bench/bench_scaling.py training/conll_aligned/model-best --data corpus/co
 
 import tempfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import typer
 from common import Section, machine, run_and_show, run_worker, words_per_sec
@@ -47,6 +47,11 @@ def scaling_section(
 ) -> Section:
     header = ["pipeline", "input", "docs", "words", "best (s)", "words/sec", "peak RSS (MB)"]
     rows = []
+
+    def row(label: str, r: Dict[str, Any]) -> List[Any]:
+        figures = [r["docs"], r["words"], f"{r['seconds']:.2f}", words_per_sec(r["words_per_sec"])]
+        return [str(model), label, *figures, f"{r['peak_rss_mb']:,.0f}"]
+
     base = f"the file{f' (first {limit} Docs)' if limit else ''}"
     for factor in factors:
         msg.text(f"Scaling: {model} on {factor}x {base} ...")
@@ -59,33 +64,13 @@ def scaling_section(
             limit=limit,
             copies=factor,
         )
-        rows.append(
-            [
-                str(model),
-                f"{factor}x {base}",
-                r["docs"],
-                r["words"],
-                f"{r['seconds']:.2f}",
-                words_per_sec(r["words_per_sec"]),
-                f"{r['peak_rss_mb']:,.0f}",
-            ]
-        )
+        rows.append(row(f"{factor}x {base}", r))
     with tempfile.TemporaryDirectory() as tmp:
         long_path = Path(tmp) / "long.spacy"
         n_words = long_doc_file(data, long_words, long_path)
         msg.text(f"Scaling: {model} on one Doc of {n_words} words ...")
         r = run_worker("pipeline", model=str(model), data=str(long_path), batch_size=batch_size, repeats=repeats)
-    rows.append(
-        [
-            str(model),
-            f"one Doc of {n_words:,} words",
-            1,
-            r["words"],
-            f"{r['seconds']:.2f}",
-            words_per_sec(r["words_per_sec"]),
-            f"{r['peak_rss_mb']:,.0f}",
-        ]
-    )
+    rows.append(row(f"one Doc of {n_words:,} words", r))
     notes = [f"{machine()}; data {data}; batch {batch_size}, 1 process; best of {repeats}."]
     return Section("Inference scaling", header, rows, notes)
 

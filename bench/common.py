@@ -5,9 +5,10 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from wasabi import MarkdownRenderer, msg
 
@@ -33,6 +34,16 @@ def run_worker(name: str, **kwargs: Any) -> Dict[str, Any]:
     if result.returncode != 0:
         raise RuntimeError(f"Benchmark worker {name}({kwargs}) failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def best_of(repeats: int, func: Callable[[], Any]) -> Tuple[float, List[float], Any]:
+    """Best wall time of `repeats` calls, every time, and the last call's result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return min(times), times, result
 
 
 def machine() -> str:

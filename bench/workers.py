@@ -7,15 +7,13 @@ prints one JSON line: the figures of worker NAME. The benchmark scripts start th
 """
 
 import json
-import resource
 import sys
 import time
 from typing import Any, Callable, Dict, Iterator, List, Sequence
 
+from common import best_of
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from spacy_bert_ner.baseline.predict import peak_rss_mb
 
 
 def _words(data: str, limit: int = 0) -> List[List[str]]:
@@ -24,15 +22,6 @@ def _words(data: str, limit: int = 0) -> List[List[str]]:
 
     docs = list(DocBin().from_disk(data).get_docs(Vocab()))
     return [[t.text for t in doc] for doc in (docs[:limit] if limit else docs)]
-
-
-def _best(repeats: int, run: Callable[[], None]) -> List[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def _result(n_docs: int, n_words: int, times: List[float], pipes: List[str], **extra: Any) -> Dict[str, Any]:
@@ -71,7 +60,7 @@ def pipeline(
         for _ in nlp.pipe(stream(), batch_size=batch_size, n_process=n_process):
             pass
 
-    times = _best(repeats, run)
+    _, times, _ = best_of(repeats, run)
     return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names)
 
 
@@ -122,7 +111,7 @@ def encoder(
         for i in range(0, len(docs), batch_size):
             forward(docs[i : i + batch_size])
 
-    times = _best(repeats, run)
+    _, times, _ = best_of(repeats, run)
     return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"])
 
 
@@ -136,7 +125,7 @@ def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, l
         "token-classification", model=model, aggregation_strategy="first", stride=64, device=-1
     )
     tagger(texts[:batch_size], batch_size=batch_size)  # warm-up
-    times = _best(repeats, lambda: tagger(texts, batch_size=batch_size))
+    _, times, _ = best_of(repeats, lambda: tagger(texts, batch_size=batch_size))
     n_words = sum(len(text.split(" ")) for text in texts)
     return _result(len(texts), n_words, times, ["transformers token-classification pipeline"])
 
