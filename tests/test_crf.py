@@ -1,10 +1,12 @@
 """The CRF loss of learned transitions: exact gradients, constraints, missing gold tags."""
 
+import itertools
+
 import numpy
 import pytest
 
-from spacy_bert_ner.layers.crf import crf_loss, crf_marginals
-from spacy_bert_ner.layers.decoding import allowed_transitions, iob_tag_names, viterbi
+from spacy_bert_ner.layers.crf import crf_loss, crf_marginals, crf_marginals_batch
+from spacy_bert_ner.layers.decoding import allowed_transitions, iob_tag_names, is_valid_path, viterbi
 
 TAGS = iob_tag_names(["LOC", "PER"])
 ALLOWED, START = allowed_transitions(TAGS)
@@ -54,3 +56,38 @@ def test_learned_scores_can_overrule_emissions():
     assert list(viterbi(emissions, ALLOWED, START, scores)) == [1, 1]
     scores[1, 1] = -5.0
     assert list(viterbi(emissions, ALLOWED, START, scores)) == [1, 2]
+
+
+def brute_force_marginals(emissions: numpy.ndarray, scores: numpy.ndarray) -> numpy.ndarray:
+    """P(tag at token) by enumerating every valid path: the definition, for small docs."""
+    n, n_tags = emissions.shape
+    marginals = numpy.zeros((n, n_tags))
+    for path in itertools.product(range(n_tags), repeat=n):
+        if is_valid_path(path, ALLOWED, START):
+            weight = numpy.exp(
+                emissions[numpy.arange(n), path].sum() + sum(scores[a, b] for a, b in zip(path, path[1:]))
+            )
+            marginals[numpy.arange(n), path] += weight
+    return marginals / marginals[0].sum()
+
+
+def test_marginals_match_enumerating_the_paths():
+    rng = numpy.random.default_rng(3)
+    emissions = rng.normal(size=(4, len(TAGS)))
+    scores = rng.normal(size=(len(TAGS), len(TAGS)))
+    numpy.testing.assert_allclose(
+        crf_marginals(emissions, scores, ALLOWED, START), brute_force_marginals(emissions, scores)
+    )
+
+
+def test_a_batch_gives_each_doc_its_own_marginals():
+    """Docs of different lengths (and an empty one) padded into one batch: each doc's marginals
+    are those it has alone, checked against enumeration."""
+    rng = numpy.random.default_rng(4)
+    scores = rng.normal(size=(len(TAGS), len(TAGS)))
+    docs = [rng.normal(size=(n, len(TAGS))) for n in (3, 1, 0, 5)]
+    batch = crf_marginals_batch(docs, scores, ALLOWED, START)
+    assert [m.shape for m in batch] == [d.shape for d in docs]
+    for doc, marginals in zip(docs, batch):
+        if len(doc):
+            numpy.testing.assert_allclose(marginals, brute_force_marginals(doc, scores), atol=1e-12)

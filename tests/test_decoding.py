@@ -14,6 +14,7 @@ from spacy_bert_ner.layers.decoding import (
     is_valid_path,
     path_to_spans,
     viterbi,
+    viterbi_batch,
 )
 
 LABEL_POOL = ["PER", "ORG", "LOC", "MISC", "GPE-LOC", "DATE", "X"]
@@ -200,3 +201,26 @@ def test_viterbi_on_no_tokens():
     path = viterbi(numpy.zeros((0, 3)), allowed, allowed_start)
     assert path.shape == (0,)
     assert path_to_spans(path, iob_tag_names(["PER"])) == []
+
+
+@FAST
+@given(st.lists(tagged_scores(max_tokens=12, max_labels=3), min_size=1, max_size=6), st.data())
+def test_a_batch_decodes_each_doc_as_if_alone(cases, data):
+    """Padding the shorter docs of a batch changes nothing: not their paths, not their lengths."""
+    tag_names = cases[0][0]
+    allowed, allowed_start = allowed_transitions(tag_names)
+    width = len(tag_names)
+    docs = [data.draw(arrays("float64", (len(scores), width), elements=FINITE)) for _, scores in cases]
+    learned = data.draw(arrays("float64", (width, width), elements=st.floats(-5, 5)))
+    masks = [data.draw(arrays(bool, doc.shape)) | (numpy.arange(width) == 0) for doc in docs]
+    batch = viterbi_batch(docs, allowed, allowed_start, learned, token_allowed=masks)
+    alone = [viterbi(doc, allowed, allowed_start, learned, token_allowed=mask) for doc, mask in zip(docs, masks)]
+    assert [path.tolist() for path in batch] == [path.tolist() for path in alone]
+    assert [len(path) for path in batch] == [len(doc) for doc in docs]
+
+
+def test_an_empty_batch_and_empty_docs():
+    allowed, allowed_start = allowed_transitions(iob_tag_names(["PER"]))
+    assert viterbi_batch([], allowed, allowed_start) == []
+    paths = viterbi_batch([numpy.zeros((0, 3)), numpy.zeros((0, 3))], allowed, allowed_start)
+    assert [path.shape for path in paths] == [(0,), (0,)]

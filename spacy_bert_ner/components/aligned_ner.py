@@ -23,8 +23,8 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Dropout, Linear, Model, chain, concatenate, set_dropout_rate, with_array
 from thinc.types import Floats2d
 
-from ..layers.crf import crf_loss, crf_marginals, transition_scores
-from ..layers.decoding import OUTSIDE, allowed_transitions, iob_tag_names, path_to_spans, viterbi
+from ..layers.crf import crf_loss, crf_marginals_batch, transition_scores
+from ..layers.decoding import OUTSIDE, allowed_transitions, iob_tag_names, path_to_spans, viterbi_batch
 
 CONFIDENCE_ATTR = "confidence"
 if not Span.has_extension(CONFIDENCE_ATTR):
@@ -164,23 +164,24 @@ class AlignedNER(TrainablePipe):
         return self.model.predict(docs)
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
+        docs = list(docs)
         tag_names = self.tag_names
         allowed, allowed_start = allowed_transitions(tag_names)
         learned = self._learned_transitions()
         begin_tags = numpy.asarray([tag.startswith("B-") for tag in tag_names])
-        for doc, doc_scores in zip(docs, scores):
-            doc_scores = _finite_rows(self.model.ops.to_numpy(doc_scores))
-            # As in spaCy's `ner`, no entity starts on a whitespace token (it has no wordpiece).
-            is_space = numpy.asarray([token.is_space for token in doc], dtype=bool)
-            token_allowed = ~(is_space[:, None] & begin_tags[None, :])
-            if learned is None:
-                log_probs = _log_softmax(doc_scores)
-                path = viterbi(log_probs, allowed, allowed_start, token_allowed=token_allowed)
-                tag_probs = numpy.exp(log_probs)
-            else:
-                path = viterbi(doc_scores, allowed, allowed_start, learned, token_allowed=token_allowed)
-                tag_probs = crf_marginals(doc_scores, learned, allowed, allowed_start)
-            probs = tag_probs[numpy.arange(len(path)), path] if len(path) else numpy.zeros(0)
+        emissions = [_finite_rows(self.model.ops.to_numpy(doc_scores)) for doc_scores in scores]
+        # As in spaCy's `ner`, no entity starts on a whitespace token (it has no wordpiece).
+        token_allowed = [~(_is_space(doc)[:, None] & begin_tags[None, :]) for doc in docs]
+        # the whole batch is decoded at once (see layers/decoding.py)
+        if learned is None:
+            log_probs = [_log_softmax(doc_scores) for doc_scores in emissions]
+            paths = viterbi_batch(log_probs, allowed, allowed_start, token_allowed=token_allowed)
+            tag_probs = [numpy.exp(doc_log_probs) for doc_log_probs in log_probs]
+        else:
+            paths = viterbi_batch(emissions, allowed, allowed_start, learned, token_allowed=token_allowed)
+            tag_probs = crf_marginals_batch(emissions, learned, allowed, allowed_start)
+        for doc, path, doc_tag_probs in zip(docs, paths, tag_probs):
+            probs = doc_tag_probs[numpy.arange(len(path)), path] if len(path) else numpy.zeros(0)
             spans = []
             for start, end, label in path_to_spans(path, tag_names):
                 span = Span(doc, start, end, label=label)
@@ -298,6 +299,10 @@ def _cross_entropy(scores: numpy.ndarray, gold: numpy.ndarray) -> Tuple[float, n
     d[known] = probs[known]
     d[known, gold[known]] -= 1.0
     return float(-numpy.log(numpy.clip(probs[known, gold[known]], 1e-12, None)).sum()), d
+
+
+def _is_space(doc: Doc) -> numpy.ndarray:
+    return numpy.fromiter((token.is_space for token in doc), dtype=bool, count=len(doc))
 
 
 def _finite_rows(scores: numpy.ndarray) -> numpy.ndarray:

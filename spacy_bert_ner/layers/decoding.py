@@ -25,6 +25,16 @@ def allowed_transitions(tag_names: Sequence[str]) -> Tuple[numpy.ndarray, numpy.
     return allowed, start
 
 
+def pad_batch(arrays: Sequence[numpy.ndarray], fill: float = 0.0) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """(docs, max tokens, tags) scores padded with `fill`, and each doc's length."""
+    lengths = numpy.asarray([len(a) for a in arrays], dtype="int64")
+    n_tags = arrays[0].shape[1]
+    padded = numpy.full((len(arrays), int(lengths.max(initial=0)), n_tags), fill, dtype="float64")
+    for i, array in enumerate(arrays):
+        padded[i, : len(array)] = array
+    return padded, lengths
+
+
 def viterbi(
     log_probs: numpy.ndarray,
     allowed: numpy.ndarray,
@@ -38,27 +48,46 @@ def viterbi(
     cannot break a document's decoding: it simply carries no evidence. `token_allowed`
     (tokens x tags, bool), if given, limits the tags each token may take; it must allow O.
     """
-    n_tokens, n_tags = log_probs.shape
-    if n_tokens == 0:
-        return numpy.zeros(0, dtype="int64")
-    emissions = numpy.where(numpy.isfinite(log_probs).all(axis=1, keepdims=True), log_probs, 0.0)
+    masks = None if token_allowed is None else [token_allowed]
+    return viterbi_batch([log_probs], allowed, allowed_start, transition_scores, masks)[0]
+
+
+def viterbi_batch(
+    log_probs: Sequence[numpy.ndarray],
+    allowed: numpy.ndarray,
+    allowed_start: numpy.ndarray,
+    transition_scores: Optional[numpy.ndarray] = None,
+    token_allowed: Optional[Sequence[numpy.ndarray]] = None,
+) -> List[numpy.ndarray]:
+    """`viterbi` for several docs at once: one pass over token positions for the whole batch
+    (the per-position work is numpy over docs x tags x tags), which is what makes decoding
+    cheap next to the transformer."""
+    if not log_probs:
+        return []
     blocked = numpy.float64(-1e30)
+    emissions = [numpy.where(numpy.isfinite(s).all(axis=1, keepdims=True), s, 0.0) for s in log_probs]
     if token_allowed is not None:
-        emissions = numpy.where(token_allowed, emissions, blocked)
+        emissions = [numpy.where(mask, s, blocked) for s, mask in zip(emissions, token_allowed)]
+    emit, lengths = pad_batch(emissions)
+    n_docs, n_tokens, n_tags = emit.shape
+    if n_tokens == 0:
+        return [numpy.zeros(0, dtype="int64") for _ in log_probs]
     transitions = numpy.where(allowed, 0.0, blocked)
     if transition_scores is not None:
         transitions = transitions + transition_scores
-    score = numpy.where(allowed_start, emissions[0], blocked)
-    back = numpy.zeros((n_tokens, n_tags), dtype="int64")
+    score = numpy.where(allowed_start, emit[:, 0], blocked)
+    back = numpy.zeros((n_docs, n_tokens, n_tags), dtype="int64")
     for i in range(1, n_tokens):
-        candidates = score[:, None] + transitions
-        back[i] = candidates.argmax(axis=0)
-        score = candidates[back[i], numpy.arange(n_tags)] + emissions[i]
-    path = numpy.zeros(n_tokens, dtype="int64")
-    path[-1] = int(score.argmax())
+        candidates = score[:, :, None] + transitions  # (docs, prev, cur)
+        back[:, i] = candidates.argmax(axis=1)
+        # docs that have ended keep their final scores
+        score = numpy.where((i < lengths)[:, None], candidates.max(axis=1) + emit[:, i], score)
+    docs = numpy.arange(n_docs)
+    paths = numpy.zeros((n_docs, n_tokens), dtype="int64")
+    paths[docs, numpy.maximum(lengths - 1, 0)] = score.argmax(axis=1)
     for i in range(n_tokens - 1, 0, -1):
-        path[i - 1] = back[i, path[i]]
-    return path
+        paths[:, i - 1] = numpy.where(i < lengths, back[docs, i, paths[:, i]], paths[:, i - 1])
+    return [path[:length] for path, length in zip(paths, lengths)]
 
 
 def is_valid_path(path: Sequence[int], allowed: numpy.ndarray, allowed_start: numpy.ndarray) -> bool:
