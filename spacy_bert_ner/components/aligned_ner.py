@@ -302,7 +302,7 @@ def _cross_entropy(scores: numpy.ndarray, gold: numpy.ndarray) -> Tuple[float, n
 
 
 def _is_space(doc: Doc) -> numpy.ndarray:
-    return numpy.fromiter((token.is_space for token in doc), dtype=bool, count=len(doc))
+    return doc.to_array("IS_SPACE").astype(bool)
 
 
 def _finite_rows(scores: numpy.ndarray) -> numpy.ndarray:
