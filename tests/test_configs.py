@@ -75,11 +75,16 @@ def _check_trained_pipeline(model_dir: Path, pipe: str = "ner", encoder: str = "
         warnings.simplefilter("ignore", UserWarning)  # autocast on CPU, if mixed precision
         nlp = spacy.load(model_dir)
         docs = list(nlp.pipe(["Alice Smith works for Google in Paris .", "Nothing happened ."]))
-    assert nlp.pipe_names == [encoder, pipe]
     assert set(nlp.get_pipe(pipe).labels) == LABELS
     for doc in docs:
         assert isinstance(doc.ents, tuple)
         assert {ent.label_ for ent in doc.ents} <= LABELS
+    if encoder == "transformer":
+        # the transformer's output is dropped once the head has used it
+        assert nlp.pipe_names == [encoder, pipe, "doc_cleaner"]
+        assert all(doc._.trf_data is None for doc in docs)
+    else:
+        assert nlp.pipe_names == [encoder, pipe]
 
 
 @pytest.mark.parametrize("head", HEADS)
@@ -102,7 +107,7 @@ def test_config_validates(head, device, tiny_corpus_dir, tiny_bert_dir):
     debug_config(path, overrides=overrides)  # what `spacy debug config` runs
     config = util.load_config(path, overrides=overrides, interpolate=True)
     nlp = util.load_model_from_config(config, auto_fill=False, validate=True)
-    assert nlp.pipe_names == ["transformer", HEADS[head]]
+    assert nlp.pipe_names == ["transformer", HEADS[head], "doc_cleaner"]
     # The configs are complete: auto-filling them adds nothing.
     filled = util.load_model_from_config(config, auto_fill=True).config.interpolate()
     assert filled == config

@@ -110,7 +110,7 @@ def test_wheels_install_and_load_offline_in_fresh_venv(project_dir: Path, tmp_pa
     for head, package in PACKAGES.items():
         result = _run([python, "-c", script, package], cwd=tmp_path, env=env)
         loaded = json.loads(result.stdout.strip().splitlines()[-1])
-        assert loaded["pipes"] == ["transformer", "aligned_ner" if head == "aligned" else "ner"]
+        assert loaded["pipes"] == ["transformer", "aligned_ner" if head == "aligned" else "ner", "doc_cleaner"]
         assert ("Angela Merkel", "PER") in [tuple(e) for e in loaded["ents"]], loaded
         if head == "aligned":
             assert all(0.0 < c <= 1.0 for c in loaded["confidence"]), loaded
