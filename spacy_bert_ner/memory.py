@@ -36,16 +36,30 @@ def _glibc_mallopt() -> Optional[Callable[[int, int], int]]:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return None
-    return getattr(libc, "mallopt", None)
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is not None:
+        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        mallopt.restype = ctypes.c_int
+    return mallopt
 
 
 def set_malloc_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
     """Fix glibc's mmap threshold (which also stops its dynamic growth) and trim threshold, in
-    bytes. False where this is not glibc or a value is refused."""
+    bytes. False where this is not glibc; ValueError where glibc refuses a value."""
+    settings = [
+        ("mmap_threshold", M_MMAP_THRESHOLD, mmap_threshold),
+        ("trim_threshold", M_TRIM_THRESHOLD, trim_threshold),
+    ]
+    for name, _, value in settings:
+        if not 0 < value < 2**31:
+            raise ValueError(f"{name} must be between 1 and 2**31 - 1 bytes, got {value}")
     mallopt = _glibc_mallopt()
     if mallopt is None:
         return False
-    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 and mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1
+    for name, param, value in settings:
+        if mallopt(param, value) != 1:
+            raise ValueError(f"glibc refused {name} = {value} (mallopt; the mmap threshold's limit is 32 MB)")
+    return True
 
 
 @registry.callbacks("spacy_bert_ner.malloc_thresholds.v1")

@@ -224,3 +224,10 @@ def test_an_empty_batch_and_empty_docs():
     assert viterbi_batch([], allowed, allowed_start) == []
     paths = viterbi_batch([numpy.zeros((0, 3)), numpy.zeros((0, 3))], allowed, allowed_start)
     assert [path.shape for path in paths] == [(0,), (0,)]
+
+
+def test_a_batch_needs_one_token_mask_per_doc():
+    allowed, allowed_start = allowed_transitions(iob_tag_names(["PER"]))
+    docs = [numpy.zeros((2, 3)), numpy.zeros((4, 3))]
+    with pytest.raises(ValueError, match="1 token masks for 2 docs"):
+        viterbi_batch(docs, allowed, allowed_start, token_allowed=[numpy.ones((2, 3), dtype=bool)])

@@ -8,10 +8,10 @@ import pytest
 import spacy
 from spacy.util import load_config, registry
 
-from spacy_bert_ner.memory import _glibc_mallopt
+from spacy_bert_ner import memory
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-GLIBC = pytest.mark.skipif(_glibc_mallopt() is None, reason="needs glibc's mallopt")
+GLIBC = pytest.mark.skipif(memory._glibc_mallopt() is None, reason="needs glibc's mallopt")
 
 # In a fresh interpreter: how many bytes of a held 20 MB block glibc serves by mmap (mallinfo2),
 # after a freed 30 MB block, which raises glibc's dynamic threshold past 20 MB unless
@@ -49,9 +49,31 @@ def test_fixed_threshold_maps_blocks_the_dynamic_one_would_not():
     assert mapped_bytes_of_20mb_block("fixed") >= 20 * 2**20  # its own mapping, unmapped on free
 
 
-def test_callback_hands_the_pipeline_on_and_is_found_without_imports():
+def test_callback_sets_both_thresholds_and_hands_the_pipeline_on(monkeypatch):
+    calls = []
+    monkeypatch.setattr(memory, "_glibc_mallopt", lambda: lambda param, value: calls.append((param, value)) or 1)
     nlp = spacy.blank("en")
-    assert registry.callbacks.get("spacy_bert_ner.malloc_thresholds.v1")()(nlp) is nlp
+    callback = registry.callbacks.get("spacy_bert_ner.malloc_thresholds.v1")(mmap_threshold=2**22, trim_threshold=2**23)
+    assert callback(nlp) is nlp
+    assert calls == [(memory.M_MMAP_THRESHOLD, 2**22), (memory.M_TRIM_THRESHOLD, 2**23)]
+
+
+def test_bad_thresholds_are_errors(monkeypatch):
+    with pytest.raises(ValueError, match="mmap_threshold"):
+        memory.set_malloc_thresholds(2**32, 2**22)  # would wrap round in a C int
+    with pytest.raises(ValueError, match="trim_threshold"):
+        memory.set_malloc_thresholds(2**22, 0)
+    monkeypatch.setattr(memory, "_glibc_mallopt", lambda: lambda param, value: 0)
+    with pytest.raises(ValueError, match="glibc refused mmap_threshold"):
+        memory.set_malloc_thresholds(2**22, 2**22)
+
+
+def test_off_glibc_nothing_is_set(monkeypatch):
+    monkeypatch.setattr(memory, "_glibc_mallopt", lambda: None)
+    assert memory.set_malloc_thresholds(2**22, 2**22) is False
+
+
+def test_callback_is_found_without_imports():
     code = (
         "import sys, spacy\n"
         "assert 'spacy_bert_ner' not in sys.modules\n"

@@ -114,7 +114,7 @@ def crf_marginals_batch(
     emissions: Sequence[numpy.ndarray], scores: numpy.ndarray, allowed: numpy.ndarray, allowed_start: numpy.ndarray
 ) -> List[numpy.ndarray]:
     """`crf_marginals` for several docs in one pass."""
-    if not emissions:
+    if len(emissions) == 0:
         return []
     n_tags = scores.shape[0]
     nonempty = [i for i, e in enumerate(emissions) if len(e)]

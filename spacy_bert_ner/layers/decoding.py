@@ -62,8 +62,10 @@ def viterbi_batch(
     """`viterbi` for several docs at once: one pass over token positions for the whole batch
     (the per-position work is numpy over docs x tags x tags), which is what makes decoding
     cheap next to the transformer."""
-    if not log_probs:
+    if len(log_probs) == 0:
         return []
+    if token_allowed is not None and len(token_allowed) != len(log_probs):
+        raise ValueError(f"{len(token_allowed)} token masks for {len(log_probs)} docs")
     blocked = numpy.float64(-1e30)
     emissions = [numpy.where(numpy.isfinite(s).all(axis=1, keepdims=True), s, 0.0) for s in log_probs]
     if token_allowed is not None:
