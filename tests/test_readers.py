@@ -1,0 +1,74 @@
+"""spacy_bert_ner.ChunkedCorpus.v1: long Docs cut into sentence-packed chunks, nothing lost."""
+
+import subprocess
+import sys
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin, Span
+from spacy.util import registry
+
+
+def make_doc(vocab, n_sents: int, sent_len: int) -> Doc:
+    """n_sents sentences of sent_len tokens; each sentence's second and third tokens are a PER."""
+    words = [f"w{i}" for i in range(n_sents * sent_len)]
+    sent_starts = [i % sent_len == 0 for i in range(len(words))]
+    doc = Doc(vocab, words=words, sent_starts=sent_starts)
+    doc.ents = [Span(doc, s + 1, s + 3, label="PER") for s in range(0, len(words), sent_len)]
+    return doc
+
+
+@pytest.fixture
+def corpus_path(tmp_path):
+    vocab = spacy.blank("en").vocab
+    docs = [make_doc(vocab, 10, 7), make_doc(vocab, 2, 7)]  # 70 tokens, 14 tokens
+    path = tmp_path / "train.spacy"
+    DocBin(docs=docs).to_disk(path)
+    return path
+
+
+def read(path, max_doc_tokens):
+    nlp = spacy.blank("en")
+    reader = registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")(path, max_doc_tokens=max_doc_tokens)
+    return list(reader(nlp))
+
+
+def test_long_docs_become_sentence_chunks_and_nothing_is_lost(corpus_path):
+    examples = read(corpus_path, 30)
+    # 70 tokens in sentences of 7: chunks of 4 sentences (28 tokens), 4, 2; then the short Doc whole
+    assert [len(eg.reference) for eg in examples] == [28, 28, 14, 14]
+    whole = read(corpus_path, 0)
+    assert [t.text for eg in examples for t in eg.reference] == [t.text for eg in whole for t in eg.reference]
+    ents = [(e.text, e.label_) for eg in examples for e in eg.reference.ents]
+    assert ents == [(e.text, e.label_) for eg in whole for e in eg.reference.ents]
+    for eg in examples:
+        assert [t.text for t in eg.predicted] == [t.text for t in eg.reference]
+        assert eg.reference[0].is_sent_start
+
+
+def test_short_docs_and_no_limit_pass_through(corpus_path):
+    assert [len(eg.reference) for eg in read(corpus_path, 0)] == [70, 14]
+    assert [len(eg.reference) for eg in read(corpus_path, 70)] == [70, 14]
+
+
+def test_a_sentence_over_the_limit_is_cut_between_tokens(tmp_path):
+    vocab = spacy.blank("en").vocab
+    path = tmp_path / "long.spacy"
+    DocBin(docs=[make_doc(vocab, 1, 25)]).to_disk(path)
+    assert [len(eg.reference) for eg in read(path, 10)] == [10, 10, 5]
+
+
+def test_negative_limit_is_an_error(corpus_path):
+    with pytest.raises(ValueError, match="max_doc_tokens"):
+        read(corpus_path, -1)
+
+
+def test_reader_is_found_without_imports():
+    code = (
+        "import sys, spacy\n"
+        "assert 'spacy_bert_ner' not in sys.modules\n"
+        "print(spacy.util.registry.readers.get('spacy_bert_ner.ChunkedCorpus.v1').__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["create_chunked_corpus"]
