@@ -6,7 +6,8 @@ system on free) and the rest from its heaps, but it raises that threshold each t
 block is freed, up to 32 MB; after a few steps nearly every tensor comes from the heaps, whose
 free holes fragment, and resident memory creeps up run-long (measured on CoNLL-2003 with
 MiniLM: 1.7 GB after initialization, 3.7 GB peak after 300 steps, 4.7 GB after 1,500). A fixed
-threshold stops that creep.
+threshold stops that creep (2.56 GB instead of 2.88 GB after 100 steps, 4.41 GB after 1,500,
+at the same speed).
 
     [initialize.before_init]
     @callbacks = "spacy_bert_ner.malloc_thresholds.v1"
