@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny offline BERT and a tiny NER corpus, built once per session."""
 
 import os
+import subprocess
+import sys
 
 # Tests never reach the Hugging Face hub; set before transformers is imported,
 # and inherited by any `python -m spacy ...` subprocess.
@@ -53,9 +55,7 @@ def make_sentences(n: int = 40) -> list[tuple[list[str], list[str]]]:
 def tiny_text_file(tmp_path_factory) -> Path:
     """Plain text, one sentence per line, to train the tiny BERT vocab on."""
     path = tmp_path_factory.mktemp("text") / "sentences.txt"
-    path.write_text(
-        "".join(" ".join(words) + "\n" for words, _ in make_sentences()), encoding="utf-8"
-    )
+    path.write_text("".join(" ".join(words) + "\n" for words, _ in make_sentences()), encoding="utf-8")
     return path
 
 
@@ -76,3 +76,21 @@ def tiny_corpus_dir(tmp_path_factory) -> Path:
         docs = [Doc(vocab, words=words, ents=tags) for words, tags in items]
         DocBin(docs=docs).to_disk(corpus_dir / f"{split}.spacy")
     return corpus_dir
+
+
+@pytest.fixture
+def found_through_entry_points():
+    """The __name__ of what `spacy.util.registry.<registry>.get(name)` finds in a fresh
+    interpreter that has not imported spacy_bert_ner: registered through the package metadata."""
+
+    def lookup(registry_name: str, name: str) -> str:
+        code = (
+            "import sys, spacy\n"
+            "assert 'spacy_bert_ner' not in sys.modules\n"
+            f"print(spacy.util.registry.{registry_name}.get({name!r}).__name__)\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    return lookup

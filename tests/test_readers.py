@@ -1,8 +1,5 @@
 """spacy_bert_ner.ChunkedCorpus.v1: long Docs cut into sentence-packed chunks, nothing lost."""
 
-import subprocess
-import sys
-
 import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
@@ -63,12 +60,5 @@ def test_negative_limit_is_an_error(corpus_path):
         read(corpus_path, -1)
 
 
-def test_reader_is_found_without_imports():
-    code = (
-        "import sys, spacy\n"
-        "assert 'spacy_bert_ner' not in sys.modules\n"
-        "print(spacy.util.registry.readers.get('spacy_bert_ner.ChunkedCorpus.v1').__name__)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["create_chunked_corpus"]
+def test_reader_is_found_without_imports(found_through_entry_points):
+    assert found_through_entry_points("readers", "spacy_bert_ner.ChunkedCorpus.v1") == "create_chunked_corpus"
