@@ -40,7 +40,8 @@ TEXTS = ["Alice Smith works for Google in Paris .", "Nothing much happened .", "
 
 
 def make_nlp(model_dir: Path, pooling: str = "first", **overrides) -> Language:
-    """configs/aligned_cpu.cfg with the tiny BERT, small windows and the given overrides."""
+    """configs/aligned_cpu.cfg with the tiny BERT, small windows and the given overrides, less its
+    doc_cleaner."""
     config = util.load_config(
         CONFIG,
         overrides={
@@ -52,7 +53,10 @@ def make_nlp(model_dir: Path, pooling: str = "first", **overrides) -> Language:
         },
         interpolate=True,
     )
-    return util.load_model_from_config(config, auto_fill=True, validate=True)
+    nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
+    # these tests read doc._.trf_data, which the config's doc_cleaner drops (test_configs covers it)
+    nlp.remove_pipe("doc_cleaner")
+    return nlp
 
 
 def make_examples(nlp: Language, data=TRAIN_DATA) -> List[Example]:
