@@ -282,7 +282,7 @@ def test_report_cli_writes_all_files(tiny_pipeline, tiny_corpus_dir, tmp_path):
     assert report["confusion"]["rows"][-1] == SPURIOUS and report["confusion"]["columns"][-1] == MISSED
     assert report["tokens"]["tokens"] == report["data"]["tokens"] == report["speed"]["words"]
     assert report["speed"]["words_per_second"] > 0 and report["speed"]["batch_size"] == 32
-    assert report["model"]["pipeline"] == ["transformer", "aligned_ner"]
+    assert report["model"]["pipeline"] == ["transformer", "aligned_ner", "doc_cleaner"]
 
     markdown = (out / "report.md").read_text(encoding="utf-8")
     for text in ("| micro avg |", "| macro avg |", "Token accuracy", "Entity-token accuracy", "confusion.png"):
