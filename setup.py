@@ -27,7 +27,10 @@ setup(
             "spacy_bert_ner.WordpiecePooler.v1 = spacy_bert_ner.layers.wordpiece_pooling:wordpiece_pooler",
         ],
         "spacy_readers": ["spacy_bert_ner.ChunkedCorpus.v1 = spacy_bert_ner.readers:create_chunked_corpus"],
-        "spacy_callbacks": ["spacy_bert_ner.malloc_thresholds.v1 = spacy_bert_ner.memory:make_malloc_thresholds"],
+        "spacy_callbacks": [
+            "spacy_bert_ner.malloc_thresholds.v1 = spacy_bert_ner.memory:make_malloc_thresholds",
+            "spacy_bert_ner.malloc_trim.v1 = spacy_bert_ner.memory:make_malloc_trim",
+        ],
         "spacy_scorers": [
             "spacy_bert_ner.aligned_ner_scorer.v1 = spacy_bert_ner.components.aligned_ner:make_aligned_ner_scorer",
         ],

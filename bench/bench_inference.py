@@ -7,8 +7,9 @@ file (one Doc per stored Doc, no re-tokenization), after one warm-up batch; best
 Two reference rows put the figures in context, and each pipeline is shown as a multiple of them:
 - `--encoder DIR`, the ceiling: a bare forward pass of that encoder (AutoModel, no head) over the
   same Docs in the same batches, split into length-sorted sub-batches and strided windows the
-  way spacy-transformers does (128 tokens every 96, at most 4096 padded tokens a sub-batch),
-  tokenization included. Goal: the pipelines at >= 0.8x of it.
+  way spacy-transformers does, with the first transformer pipeline's own settings (window,
+  stride, max_batch_items; 128 tokens every 96 and 4096 if none has them), tokenization
+  included. Goal: the pipelines at >= 0.8x of it.
 - `--hf-model DIR`: transformers' `pipeline("token-classification")` (aggregation "first",
   stride 64 for long texts) with a token-classification model of the same encoder, e.g. the
   classic-recipe baseline (training/<dataset>_baseline/model-best), on the same texts.
@@ -19,7 +20,7 @@ python bench/bench_inference.py training/conll_aligned/model-best --data corpus/
 """
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import typer
 from common import Section, machine, run_and_show, run_worker, words_per_sec
@@ -44,9 +45,11 @@ def inference_section(
         runs.append((str(encoder), "encoder", {}))
     if hf_model is not None:
         runs.append((str(hf_model), "hf_pipeline", {}))
-    results = []
+    results: List[Tuple[str, str, int, Dict[str, Any]]] = []
     for model, worker, extra in runs:
-        msg.text(f"Inference: {model} ({worker}) ...")
+        if worker == "encoder":
+            extra = next((_window_settings(r) for _, _, _, r in results if _window_settings(r)), {})
+        msg.text(f"Inference: {model} ({worker}{f', {extra}' if extra else ''}) ...")
         figures = run_worker(
             worker, model=model, data=str(data), batch_size=batch_size, repeats=repeats, limit=limit, **extra
         )
@@ -72,7 +75,17 @@ def inference_section(
         f"{machine()}; data {data}{f' (first {limit} Docs)' if limit else ''}; best of {repeats}; "
         f"goals: >= {CEILING_GOAL}x the bare-encoder ceiling, >= {HF_GOAL}x the transformers pipeline."
     ]
+    ceiling = next((figures for _, worker, _, figures in results if worker == "encoder"), None)
+    if ceiling is not None:
+        notes.append(
+            f"Ceiling: strided windows of {ceiling['window']} tokens every {ceiling['stride']}, "
+            f"sub-batches of at most {ceiling['max_batch_items']} padded tokens."
+        )
     return Section("Inference speed", header, rows, notes)
+
+
+def _window_settings(figures: Dict[str, Any]) -> Dict[str, int]:
+    return {key: figures[key] for key in ("window", "stride", "max_batch_items") if key in figures}
 
 
 def main(

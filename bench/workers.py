@@ -61,7 +61,19 @@ def pipeline(
             pass
 
     _, times, _ = best_of(repeats, run)
-    return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names)
+    return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names, **_windows(nlp))
+
+
+def _windows(nlp: Any) -> Dict[str, int]:
+    """The transformer's strided-window and sub-batch settings, for the ceiling to copy ({} without one)."""
+    if "transformer" not in nlp.pipe_names:
+        return {}
+    component = nlp.config["components"]["transformer"]
+    get_spans = component["model"].get("get_spans", {})
+    if not str(get_spans.get("@span_getters", "")).startswith("spacy-transformers.strided_spans"):
+        return {}
+    settings = {"window": get_spans["window"], "stride": get_spans["stride"]}
+    return {**settings, "max_batch_items": component.get("max_batch_items", 4096)}
 
 
 def encoder(
@@ -112,7 +124,8 @@ def encoder(
             forward(docs[i : i + batch_size])
 
     _, times, _ = best_of(repeats, run)
-    return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"])
+    settings = {"window": window, "stride": stride, "max_batch_items": max_batch_items}
+    return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"], **settings)
 
 
 def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> Dict[str, Any]:

@@ -82,3 +82,58 @@ def test_transformer_configs_set_the_thresholds(name):
     before_init = load_config(CONFIGS / f"{name}.cfg")["initialize"]["before_init"]
     assert before_init["@callbacks"] == "spacy_bert_ner.malloc_thresholds.v1"
     assert before_init["mmap_threshold"] == before_init["trim_threshold"] == 4 * 2**20
+
+
+# In a fresh interpreter: resident MB that glibc's malloc_trim hands back after 100 of 200 1 MB heap blocks
+# (below the fixed 4 MB mmap threshold) are freed, every other one, so the holes cannot be trimmed off
+# the heap's top: the fragmentation a training run accumulates.
+TRIMMED_MB = """
+import os
+from spacy_bert_ner.memory import _glibc_malloc_trim, set_malloc_thresholds
+
+def resident_mb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+assert set_malloc_thresholds(4 * 2**20, 4 * 2**20)
+blocks = [bytearray(2**20) for _ in range(200)]
+del blocks[::2]
+before = resident_mb()
+_glibc_malloc_trim()(0)
+print(before - resident_mb())
+"""
+
+
+@GLIBC
+def test_malloc_trim_hands_back_the_free_holes_inside_the_heap():
+    result = subprocess.run([sys.executable, "-c", TRIMMED_MB], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) > 80  # of the 100 MB of holes
+
+
+def test_trim_callback_trims_every_n_steps(monkeypatch):
+    calls = []
+    monkeypatch.setattr(memory, "_glibc_malloc_trim", lambda: lambda pad: calls.append(pad) or 1)
+    callback = registry.callbacks.get("spacy_bert_ner.malloc_trim.v1")(every=3)
+    nlp = spacy.blank("en")
+    for step in range(7):
+        callback(nlp, {"step": step, "epoch": 0})
+    assert calls == [0, 0, 0]  # steps 0, 3 and 6, with no padding kept
+
+
+def test_trim_callback_checks_its_setting_and_runs_off_glibc(monkeypatch):
+    with pytest.raises(ValueError, match="every"):
+        registry.callbacks.get("spacy_bert_ner.malloc_trim.v1")(every=0)
+    monkeypatch.setattr(memory, "_glibc_malloc_trim", lambda: None)
+    callback = registry.callbacks.get("spacy_bert_ner.malloc_trim.v1")(every=1)
+    callback(spacy.blank("en"), {"step": 0, "epoch": 0})  # nothing to do, no error
+
+
+def test_trim_callback_is_found_without_imports(found_through_entry_points):
+    assert found_through_entry_points("callbacks", "spacy_bert_ner.malloc_trim.v1") == "make_malloc_trim"
+
+
+@pytest.mark.parametrize("name", ["aligned_cpu", "aligned_gpu", "ner_cpu", "ner_gpu"])
+def test_transformer_configs_trim_the_heaps(name):
+    before_update = load_config(CONFIGS / f"{name}.cfg")["training"]["before_update"]
+    assert before_update == {"@callbacks": "spacy_bert_ner.malloc_trim.v1", "every": 5}
