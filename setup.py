@@ -25,6 +25,8 @@ setup(
             "spacy_bert_ner.TokenClassifier.v1 = spacy_bert_ner.components.aligned_ner:build_token_classifier",
             "spacy_bert_ner.WordpieceListener.v1 = spacy_bert_ner.layers.wordpiece_pooling:wordpiece_listener",
             "spacy_bert_ner.WordpiecePooler.v1 = spacy_bert_ner.layers.wordpiece_pooling:wordpiece_pooler",
+            "spacy_bert_ner.TransformerModel.v1 = "
+            "spacy_bert_ner.layers.length_buckets:transformer_model_in_length_buckets",
         ],
         "spacy_readers": ["spacy_bert_ner.ChunkedCorpus.v1 = spacy_bert_ner.readers:create_chunked_corpus"],
         "spacy_callbacks": [

@@ -8,8 +8,9 @@ Two reference rows put the figures in context, and each pipeline is shown as a m
 - `--encoder DIR`, the ceiling: a bare forward pass of that encoder (AutoModel, no head) over the
   same Docs in the same batches, split into length-sorted sub-batches and strided windows the
   way spacy-transformers does, with the first transformer pipeline's own settings (window,
-  stride, max_batch_items; 128 tokens every 96 and 4096 if none has them), tokenization
-  included. Goal: the pipelines at >= 0.8x of it.
+  stride, max_batch_items, and length buckets where its transformer runs in them; 128 tokens
+  every 96, 4096 and one call a sub-batch if none has them), tokenization included. Goal: the
+  pipelines at >= 0.8x of it.
 - `--hf-model DIR`: transformers' `pipeline("token-classification")` (aggregation "first",
   stride 64 for long texts) with a token-classification model of the same encoder, e.g. the
   classic-recipe baseline (training/<dataset>_baseline/model-best), on the same texts.
@@ -77,15 +78,17 @@ def inference_section(
     ]
     ceiling = next((figures for _, worker, _, figures in results if worker == "encoder"), None)
     if ceiling is not None:
+        buckets = ceiling.get("bucket_overhead")
         notes.append(
             f"Ceiling: strided windows of {ceiling['window']} tokens every {ceiling['stride']}, "
-            f"sub-batches of at most {ceiling['max_batch_items']} padded tokens."
+            f"sub-batches of at most {ceiling['max_batch_items']} padded tokens"
+            + (f", in length buckets (overhead {buckets} wordpieces)." if buckets is not None else ", one call each.")
         )
     return Section("Inference speed", header, rows, notes)
 
 
 def _window_settings(figures: Dict[str, Any]) -> Dict[str, int]:
-    return {key: figures[key] for key in ("window", "stride", "max_batch_items") if key in figures}
+    return {key: figures[key] for key in ("window", "stride", "max_batch_items", "bucket_overhead") if key in figures}
 
 
 def main(

@@ -9,7 +9,7 @@ prints one JSON line: the figures of worker NAME. The benchmark scripts start th
 import json
 import sys
 import time
-from typing import Any, Callable, Dict, Iterator, List, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from common import best_of
 
@@ -65,7 +65,8 @@ def pipeline(
 
 
 def _windows(nlp: Any) -> Dict[str, int]:
-    """The transformer's strided-window and sub-batch settings, for the ceiling to copy ({} without one)."""
+    """The transformer's strided-window, sub-batch and length-bucket settings, for the ceiling to
+    copy ({} without one)."""
     if "transformer" not in nlp.pipe_names:
         return {}
     component = nlp.config["components"]["transformer"]
@@ -73,7 +74,10 @@ def _windows(nlp: Any) -> Dict[str, int]:
     if not str(get_spans.get("@span_getters", "")).startswith("spacy-transformers.strided_spans"):
         return {}
     settings = {"window": get_spans["window"], "stride": get_spans["stride"]}
-    return {**settings, "max_batch_items": component.get("max_batch_items", 4096)}
+    settings["max_batch_items"] = component.get("max_batch_items", 4096)
+    if component["model"]["@architectures"] == "spacy_bert_ner.TransformerModel.v1":
+        settings["bucket_overhead"] = component["model"]["bucket_overhead"]
+    return settings
 
 
 def encoder(
@@ -84,15 +88,20 @@ def encoder(
     window: int = 128,
     stride: int = 96,
     max_batch_items: int = 4096,
+    bucket_overhead: Optional[int] = None,
     limit: int = 0,
 ) -> Dict[str, Any]:
     """The ceiling: a bare forward pass of the encoder (AutoModel, no head) over the same Docs
     as the pipelines, batched the way spacy-transformers batches them: `batch_size` Docs at a
     time, split into length-sorted sub-batches of at most `max_batch_items` padded tokens, each
-    Doc cut into strided windows of `window` tokens every `stride`; tokenization included."""
+    Doc cut into strided windows of `window` tokens every `stride`; tokenization included. With
+    `bucket_overhead`, each sub-batch's windows run in length buckets, as in this package's
+    spacy_bert_ner.TransformerModel.v1."""
     import torch
     from spacy_transformers.util import batch_by_length
     from transformers import AutoModel, AutoTokenizer
+
+    from spacy_bert_ner.layers.length_buckets import length_buckets
 
     tokenizer = AutoTokenizer.from_pretrained(model, use_fast=True)
     bare = AutoModel.from_pretrained(model).eval()
@@ -111,11 +120,14 @@ def encoder(
     def forward(batch: List[List[str]]) -> None:
         for indices in batch_by_length(batch, max_batch_items):
             spans = [span for i in indices for span in windows(batch[i])]
-            if spans:
-                inputs = tokenizer(
-                    spans, is_split_into_words=True, padding=True, truncation=True, max_length=512, return_tensors="pt"
-                )
-                bare(**inputs)
+            if not spans:
+                continue
+            encoded = tokenizer(spans, is_split_into_words=True, truncation=True, max_length=512)
+            lengths = [len(ids) for ids in encoded["input_ids"]]
+            buckets = [range(len(spans))] if bucket_overhead is None else length_buckets(lengths, bucket_overhead)
+            for bucket in buckets:
+                inputs = tokenizer.pad({key: [values[i] for i in bucket] for key, values in encoded.items()})
+                bare(**inputs.convert_to_tensors("pt"))
 
     forward(docs[:batch_size])  # warm-up
 
@@ -124,7 +136,7 @@ def encoder(
             forward(docs[i : i + batch_size])
 
     _, times, _ = best_of(repeats, run)
-    settings = {"window": window, "stride": stride, "max_batch_items": max_batch_items}
+    settings = dict(window=window, stride=stride, max_batch_items=max_batch_items, bucket_overhead=bucket_overhead)
     return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"], **settings)
 
 

@@ -41,11 +41,13 @@ def tiny_pipeline(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> Path:
             "2",
             "--training.eval_frequency",
             "1",
-            # not the config's 128/96: the ceiling row must copy the pipeline's own windows
+            # not the config's 128/96 and 64: the ceiling row must copy the pipeline's own settings
             "--components.transformer.model.get_spans.window",
             "64",
             "--components.transformer.model.get_spans.stride",
             "48",
+            "--components.transformer.model.bucket_overhead",
+            "32",
         ]
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -113,7 +115,8 @@ def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_b
     assert result.returncode == 0, result.stderr[-3000:]
     text = output.read_text(encoding="utf-8")
     tables = markdown_tables(text)
-    assert "Ceiling: strided windows of 64 tokens every 48, sub-batches of at most 4096 padded tokens." in text
+    ceiling = "Ceiling: strided windows of 64 tokens every 48, sub-batches of at most 4096 padded tokens"
+    assert f"{ceiling}, in length buckets (overhead 32 wordpieces)." in text
     assert list(tables) == ["Conversion speed", "Inference speed", "Inference scaling", "Training speed"]
     assert "missing.csv" in tables["Conversion speed"][1][0]  # skipped, and says why
 

@@ -1,0 +1,134 @@
+"""spacy_bert_ner.TransformerModel.v1: the transformer run in length buckets gives the outputs and
+the gradients of spacy-transformers' single padded call, with less padding."""
+
+import itertools
+import random
+from typing import List
+
+import numpy
+import pytest
+import spacy
+import torch
+from spacy.tokens import Doc
+from spacy.util import registry
+from spacy_transformers.data_classes import FullTransformerBatch
+from thinc.api import Model
+from transformers.file_utils import ModelOutput
+
+from spacy_bert_ner.layers.length_buckets import length_buckets
+
+NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+
+
+def padded_cost(buckets: List[List[int]], lengths: List[int], overhead: int) -> int:
+    return sum(len(b) * max(lengths[i] for i in b) + overhead for b in buckets)
+
+
+def set_partitions(items: List[int]):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in set_partitions(rest):
+        yield [[first], *partition]
+        for i in range(len(partition)):
+            yield [*partition[:i], [first, *partition[i]], *partition[i + 1 :]]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_buckets_cover_every_sequence_once_at_the_least_cost(seed):
+    rng = random.Random(seed)
+    lengths = [rng.randint(1, 40) for _ in range(rng.randint(1, 7))]
+    overhead = rng.choice([0, 5, 30])
+    buckets = [list(map(int, b)) for b in length_buckets(lengths, overhead)]
+    assert sorted(itertools.chain(*buckets)) == list(range(len(lengths)))
+    best = min(padded_cost(p, lengths, overhead) for p in set_partitions(list(range(len(lengths)))))
+    assert padded_cost(buckets, lengths, overhead) == best
+
+
+def test_bucket_count_follows_the_overhead():
+    lengths = [100, 100, 98, 10, 9, 10, 60]
+    assert len(length_buckets(lengths, 10_000)) == 1
+    assert len(length_buckets([7] * 5, 0)) == 1
+    assert [sorted(map(int, b)) for b in length_buckets(lengths, 0)] == [[0, 1], [2], [6], [3, 5], [4]]
+    assert length_buckets([], 10) == []
+
+
+def build(arch: str, tiny_bert_dir, **settings) -> Model:
+    get_spans = registry.span_getters.get("spacy-transformers.strided_spans.v1")(window=8, stride=6)
+    make = registry.architectures.get(arch)
+    model = make(
+        name=str(tiny_bert_dir),
+        get_spans=get_spans,
+        tokenizer_config={"use_fast": True},
+        transformer_config=dict(NO_DROPOUT),
+        **settings,
+    )
+    model.initialize()
+    return model
+
+
+@pytest.fixture
+def docs() -> List[Doc]:
+    nlp = spacy.blank("en")
+    words = "Alice Smith works for Acme Corp in Berlin and visits Paris with Bob Jones every spring".split()
+    rng = random.Random(0)
+    # 1 to 30 tokens: Docs of one short window up to several windows with short tails
+    return [Doc(nlp.vocab, words=[rng.choice(words) for _ in range(n)]) for n in (30, 3, 17, 9, 1, 22, 12)]
+
+
+def real_positions(batch: FullTransformerBatch) -> numpy.ndarray:
+    return numpy.asarray(batch.wordpieces.attention_mask, dtype=bool)
+
+
+def test_outputs_equal_the_single_padded_call(tiny_bert_dir, docs):
+    single = build("spacy-transformers.TransformerModel.v3", tiny_bert_dir)
+    bucketed = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, bucket_overhead=0)
+    expected, got = single.predict(docs), bucketed.predict(docs)
+    assert len(length_buckets(got.wordpieces.lengths, 0)) > 1  # the test really splits the batch
+    assert got.model_output.last_hidden_state.shape == expected.model_output.last_hidden_state.shape
+    real = real_positions(expected)
+    want = expected.model_output.last_hidden_state.numpy()[real]
+    numpy.testing.assert_allclose(got.model_output.last_hidden_state.numpy()[real], want, rtol=1e-4, atol=1e-5)
+    numpy.testing.assert_allclose(got.model_output.pooler_output, expected.model_output.pooler_output, atol=1e-5)
+    assert not got.model_output.last_hidden_state.numpy()[~real].any()  # zeros at padding
+    for got_doc, expected_doc in zip(got.doc_data, expected.doc_data):  # what listeners receive
+        mask = numpy.asarray(expected_doc.wordpieces.attention_mask, dtype=bool)
+        numpy.testing.assert_allclose(got_doc.tensors[0][mask], expected_doc.tensors[0][mask], rtol=1e-4, atol=1e-5)
+        assert got_doc.align.lengths.tolist() == expected_doc.align.lengths.tolist()
+
+
+def test_gradients_equal_the_single_padded_call(tiny_bert_dir, docs):
+    grads = []
+    for arch, settings in [("spacy-transformers.TransformerModel.v3", {}), ("spacy_bert_ner.TransformerModel.v1", {})]:
+        model = build(arch, tiny_bert_dir, **settings)
+        output, backprop = model.begin_update(docs)
+        generator = torch.Generator().manual_seed(0)
+        d_hidden = torch.randn(output.model_output.last_hidden_state.shape, generator=generator)
+        d_hidden *= torch.as_tensor(real_positions(output))[..., None]  # listeners send nothing at padding
+        backprop(
+            FullTransformerBatch(
+                spans=output.spans,
+                wordpieces=output.wordpieces,
+                model_output=ModelOutput(last_hidden_state=d_hidden),
+                align=output.align,
+            )
+        )
+        params = model.transformer.named_parameters()
+        grads.append({name: p.grad.clone() for name, p in params if p.grad is not None})
+    single, bucketed = grads
+    assert single.keys() == bucketed.keys() and len(single) > 10
+    for name in single:
+        torch.testing.assert_close(bucketed[name], single[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_negative_overhead_is_an_error(tiny_bert_dir):
+    with pytest.raises(ValueError, match="bucket_overhead"):
+        registry.architectures.get("spacy_bert_ner.TransformerModel.v1")(
+            name=str(tiny_bert_dir), get_spans=lambda docs: [], bucket_overhead=-1
+        )
+
+
+def test_architecture_is_found_without_imports(found_through_entry_points):
+    found = found_through_entry_points("architectures", "spacy_bert_ner.TransformerModel.v1")
+    assert found == "transformer_model_in_length_buckets"
