@@ -7,7 +7,9 @@ padding. This architecture builds the same model and changes one thing: each cal
 buckets of windows of similar length (fewest padded wordpieces, counting `bucket_overhead`
 wordpieces for each extra call), and the buckets' outputs are put back in the batch's padded
 layout, so alignment, listeners and serialization are untouched. Outputs at real wordpieces are
-those of the single call, up to float rounding; padded positions hold zeros.
+those of the single call, up to float rounding; padded positions hold zeros. On that dev set,
+with `bucket_overhead = 64`: 5% padding in 102 calls instead of 28% in 23, and the trained
+MiniLM pipeline ran 1.34x faster (bench/bench_inference.py).
 
     [components.transformer.model]
     @architectures = "spacy_bert_ner.TransformerModel.v1"
