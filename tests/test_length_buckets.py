@@ -118,8 +118,10 @@ def test_gradients_equal_the_single_padded_call(tiny_bert_dir, docs):
         grads.append({name: p.grad.clone() for name, p in params if p.grad is not None})
     single, bucketed = grads
     assert single.keys() == bucketed.keys() and len(single) > 10
-    for name in single:
-        torch.testing.assert_close(bucketed[name], single[name], rtol=1e-4, atol=1e-5, msg=name)
+    for name, want in single.items():
+        # float rounding only: summation order differs with the batch shapes and the thread count
+        atol = 1e-4 * float(want.abs().max()) + 1e-6  # key biases: zero up to rounding in both
+        torch.testing.assert_close(bucketed[name], want, rtol=1e-3, atol=atol, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_negative_overhead_is_an_error(tiny_bert_dir):
