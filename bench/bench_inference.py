@@ -49,7 +49,7 @@ def inference_section(
     results: List[Tuple[str, str, int, Dict[str, Any]]] = []
     for model, worker, extra in runs:
         if worker == "encoder":
-            extra = next((_window_settings(r) for _, _, _, r in results if _window_settings(r)), {})
+            extra = next(filter(None, (_window_settings(r) for _, _, _, r in results)), {})
         msg.text(f"Inference: {model} ({worker}{f', {extra}' if extra else ''}) ...")
         figures = run_worker(
             worker, model=model, data=str(data), batch_size=batch_size, repeats=repeats, limit=limit, **extra

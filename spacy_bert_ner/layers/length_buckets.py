@@ -49,7 +49,6 @@ def transformer_model_in_length_buckets(
     )
     hf_layer = model.layers[0]
     hf_layer._func = in_length_buckets(hf_layer._func, bucket_overhead)
-    hf_layer.attrs["bucket_overhead"] = bucket_overhead
     return model
 
 
@@ -60,20 +59,20 @@ def length_buckets(lengths: Sequence[int], bucket_overhead: int) -> List[numpy.n
     if len(lengths) == 0:
         return []
     order = numpy.argsort(-numpy.asarray(lengths), kind="stable")
-    ordered = numpy.asarray(lengths)[order]
+    ordered = numpy.asarray(lengths, dtype="int64")[order]
     n = len(order)
     # best[j]: least cost of the first j sequences; cut[j]: where the last bucket of that starts
-    best = [0.0] + [float("inf")] * n
-    cut = [0] * (n + 1)
+    best = numpy.zeros(n + 1, dtype="int64")
+    cut = numpy.zeros(n + 1, dtype="int64")
     for end in range(1, n + 1):
-        for start in range(end):
-            cost = best[start] + (end - start) * int(ordered[start]) + bucket_overhead
-            if cost < best[end]:
-                best[end], cut[end] = cost, start
+        starts = numpy.arange(end)
+        costs = best[:end] + (end - starts) * ordered[:end] + bucket_overhead
+        cut[end] = int(numpy.argmin(costs))  # the first least cost, as a loop keeping strict improvements
+        best[end] = costs[cut[end]]
     bounds, end = [], n
     while end > 0:
-        bounds.append((cut[end], end))
-        end = cut[end]
+        bounds.append((int(cut[end]), end))
+        end = int(cut[end])
     return [order[start:end] for start, end in reversed(bounds)]
 
 
