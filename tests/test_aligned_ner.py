@@ -399,3 +399,65 @@ def test_learned_transitions_overfit_and_round_trip(tiny_bert_dir, tmp_path):
         nlp2.get_pipe("aligned_ner").model.get_ref("transitions").get_param("T"), transitions
     )
     assert predictions(nlp2(text) for text in texts) == predictions(docs)
+
+
+def _one_update(model_dir: Path, learn_rate_scale: float) -> Dict[str, Dict[str, numpy.ndarray]]:
+    """Weights before and after one update (no dropout) of the head and of the transformer."""
+    util.fix_random_seed(0)
+    nlp = make_nlp(
+        model_dir,
+        **{
+            "components.aligned_ner.model.learn_transitions": True,
+            "components.aligned_ner.learn_rate_scale": learn_rate_scale,
+        },
+    )
+    examples = make_examples(nlp)
+    nlp.initialize(get_examples=lambda: examples)
+    head = nlp.get_pipe("aligned_ner").model
+    transformer = nlp.get_pipe("transformer").model
+
+    def snapshot() -> Dict[str, numpy.ndarray]:
+        weights = {
+            "W": head.get_ref("output_layer").get_param("W").copy(),
+            "T": head.get_ref("transitions").get_param("T").copy(),
+        }
+        (torch_model,) = [shim._model for node in transformer.walk() for shim in node.shims]
+        for name, param in torch_model.named_parameters():
+            weights[name] = param.detach().numpy().copy()
+        return weights
+
+    before = snapshot()
+    # as spaCy's training loop does it: every component's backprop, then every finish_update
+    # (Language.update with an optimizer would update the transformer before the head's backprop)
+    nlp.update(examples, drop=0.0, sgd=False)
+    optimizer = Adam(1e-3)
+    for _, component in nlp.pipeline:
+        if getattr(component, "is_trainable", False):
+            component.finish_update(optimizer)
+    return {"before": before, "after": snapshot()}
+
+
+def test_learn_rate_scale_moves_only_the_head_faster(tiny_bert_dir):
+    """With learn_rate_scale 10, one Adam step moves the classifier and the transitions 10x as far,
+    and the shared transformer exactly as far, as with the default 1."""
+    base, scaled = _one_update(tiny_bert_dir, 1.0), _one_update(tiny_bert_dir, 10.0)
+    for name, weights in base["before"].items():
+        numpy.testing.assert_array_equal(scaled["before"][name], weights)
+    for name in ("W", "T"):
+        step = base["after"][name] - base["before"][name]
+        assert numpy.abs(step).max() > 0
+        numpy.testing.assert_allclose(scaled["after"][name] - scaled["before"][name], 10 * step, rtol=1e-3, atol=1e-7)
+    transformer_names = [name for name in base["before"] if name not in ("W", "T")]
+    assert transformer_names
+    moved = 0
+    for name in transformer_names:
+        step = base["after"][name] - base["before"][name]
+        moved += int(numpy.abs(step).max() > 0)
+        numpy.testing.assert_allclose(scaled["after"][name] - scaled["before"][name], step, rtol=1e-4, atol=1e-7)
+    assert moved > 0
+
+
+@pytest.mark.parametrize("scale", [0, -1.0])
+def test_learn_rate_scale_must_be_positive(tiny_bert_dir, scale):
+    with pytest.raises(ValueError, match="learn_rate_scale must be a positive number"):
+        make_nlp(tiny_bert_dir, **{"components.aligned_ner.learn_rate_scale": scale})

@@ -20,8 +20,18 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
-from thinc.api import Config, Dropout, Linear, Model, chain, concatenate, set_dropout_rate, with_array
-from thinc.types import Floats2d
+from thinc.api import (
+    Config,
+    Dropout,
+    Linear,
+    Model,
+    Optimizer,
+    chain,
+    concatenate,
+    set_dropout_rate,
+    with_array,
+)
+from thinc.types import Floats2d, FloatsXd
 
 from ..layers.crf import crf_loss, crf_marginals_batch, transition_scores
 from ..layers.decoding import OUTSIDE, allowed_transitions, iob_tag_names, path_to_spans, viterbi_batch
@@ -106,14 +116,23 @@ def score_aligned_ner(examples: Iterable[Example], *, spans_key: Optional[str] =
     default_config={
         "model": DEFAULT_MODEL,
         "spans_key": None,
+        "learn_rate_scale": 1.0,
         "scorer": {"@scorers": "spacy_bert_ner.aligned_ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_aligned_ner(
-    nlp: Language, name: str, model: Model, spans_key: Optional[str], scorer: Optional[Callable]
+    nlp: Language,
+    name: str,
+    model: Model,
+    spans_key: Optional[str],
+    learn_rate_scale: float,
+    scorer: Optional[Callable],
 ) -> "AlignedNER":
-    return AlignedNER(nlp.vocab, model, name, spans_key=spans_key, scorer=scorer)
+    """learn_rate_scale multiplies the optimizer's learn rate for the weights this component updates
+    itself: the classifier and the transitions (a shared transformer is updated by its own component,
+    at the base rate)."""
+    return AlignedNER(nlp.vocab, model, name, spans_key=spans_key, learn_rate_scale=learn_rate_scale, scorer=scorer)
 
 
 class AlignedNER(TrainablePipe):
@@ -126,9 +145,13 @@ class AlignedNER(TrainablePipe):
         name: str = "aligned_ner",
         *,
         spans_key: Optional[str] = None,
+        learn_rate_scale: float = 1.0,
         scorer: Optional[Callable] = score_aligned_ner,
     ) -> None:
+        if not learn_rate_scale > 0:
+            raise ValueError(f"{name}: learn_rate_scale must be a positive number, got {learn_rate_scale!r}")
         self.vocab = vocab
+        self.learn_rate_scale = float(learn_rate_scale)
         self.model = model
         self.name = name
         self.cfg: Dict[str, Any] = {"labels": [], "spans_key": spans_key}
@@ -216,6 +239,10 @@ class AlignedNER(TrainablePipe):
         losses[self.name] += loss
         return losses
 
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Update the head's weights, at `learn_rate_scale` times the optimizer's learn rate."""
+        self.model.finish_update(sgd if self.learn_rate_scale == 1.0 else ScaledOptimizer(sgd, self.learn_rate_scale))
+
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Softmax cross-entropy per token, or the CRF loss with learned transitions; tokens whose
         gold tag is missing get no gradient (the CRF marginalises over them)."""
@@ -281,6 +308,21 @@ class AlignedNER(TrainablePipe):
         output_layer = self.model.get_ref("output_layer")
         if output_layer.has_dim("nO") and output_layer.get_dim("nO") is not None:
             raise ValueError(f"{self.name}: cannot add labels once the model is initialized")
+
+
+class ScaledOptimizer:
+    """A thinc optimizer seen through a constant learn-rate factor: thinc's Optimizer takes a
+    per-call `lr_scale`, and Model.finish_update calls it once per parameter."""
+
+    def __init__(self, optimizer: Optimizer, scale: float) -> None:
+        self.optimizer = optimizer
+        self.scale = scale
+
+    def __call__(self, key: Tuple[int, str], weights: FloatsXd, gradient: FloatsXd, *, lr_scale: float = 1.0):
+        return self.optimizer(key, weights, gradient, lr_scale=lr_scale * self.scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.optimizer, name)
 
 
 def _biluo_to_iob(tag: Optional[str]) -> Optional[str]:
