@@ -82,13 +82,15 @@ def inference_section(
         notes.append(
             f"Ceiling: strided windows of {ceiling['window']} tokens every {ceiling['stride']}, "
             f"sub-batches of at most {ceiling['max_batch_items']} padded tokens"
-            + (f", in length buckets (overhead {buckets} wordpieces)." if buckets is not None else ", one call each.")
+            + (f", in length buckets (overhead {buckets} wordpieces)" if buckets is not None else ", one call each")
+            + (", in bfloat16 (torch.autocast on the CPU)." if ceiling.get("cpu_bfloat16") else ", in float32.")
         )
     return Section("Inference speed", header, rows, notes)
 
 
-def _window_settings(figures: Dict[str, Any]) -> Dict[str, int]:
-    return {key: figures[key] for key in ("window", "stride", "max_batch_items", "bucket_overhead") if key in figures}
+def _window_settings(figures: Dict[str, Any]) -> Dict[str, Any]:
+    keys = ("window", "stride", "max_batch_items", "bucket_overhead", "cpu_bfloat16")
+    return {key: figures[key] for key in keys if key in figures}
 
 
 def main(

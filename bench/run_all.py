@@ -2,8 +2,9 @@
 
 Runs, each in its own process(es): conversion (the real corpora, skipped with a note when they
 are absent), inference speed of the pipelines beside the bare-encoder ceiling and the
-transformers pipeline, inference scaling (1x/4x/16x and one long document) of the first
-pipeline, and training speed of the configs. Figures are printed and written; none is asserted.
+transformers pipeline, the bare encoder in float32 against CPU bfloat16 (in this process),
+inference scaling (1x/4x/16x and one long document) of the first pipeline, and training speed
+of the configs. Figures are printed and written; none is asserted.
 
 python bench/run_all.py training/conll_aligned/model-best training/conll_ner/model-best \
     --data corpus/conll/dev.spacy --encoder assets/models/minilm \
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from bench_bfloat16 import bfloat16_section
 from bench_convert import CONLL_PATH, KAGGLE_PATH, convert_section
 from bench_inference import inference_section
 from bench_scaling import FACTORS, scaling_section
@@ -55,6 +57,8 @@ def main(
         else:
             sections.append(Section("Conversion speed", ["skipped"], [[f"{kaggle} or {conll} not found"]]))
         sections.append(inference_section(pipelines, data, batch_size, 1, repeats, encoder, hf_model))
+        if encoder is not None:
+            sections.append(bfloat16_section(encoder, windows=24, length=128, repeats=repeats))
         sections.append(scaling_section(pipelines[0], data, scaling_limit, FACTORS, long_words, batch_size))
         if config:
             sections.append(training_section(config, train, dev or data, transformer, train_steps))

@@ -64,9 +64,9 @@ def pipeline(
     return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names, **_windows(nlp))
 
 
-def _windows(nlp: Any) -> Dict[str, int]:
-    """The transformer's strided-window, sub-batch and length-bucket settings, for the ceiling to
-    copy ({} without one)."""
+def _windows(nlp: Any) -> Dict[str, Any]:
+    """The transformer's strided-window, sub-batch, length-bucket and bfloat16 settings, for the
+    ceiling to copy ({} without one)."""
     if "transformer" not in nlp.pipe_names:
         return {}
     component = nlp.config["components"]["transformer"]
@@ -77,6 +77,7 @@ def _windows(nlp: Any) -> Dict[str, int]:
     settings["max_batch_items"] = component.get("max_batch_items", 4096)
     if component["model"]["@architectures"] == "spacy_bert_ner.TransformerModel.v1":
         settings["bucket_overhead"] = component["model"]["bucket_overhead"]
+        settings["cpu_bfloat16"] = bool(component["model"].get("cpu_bfloat16", False))
     return settings
 
 
@@ -89,6 +90,7 @@ def encoder(
     stride: int = 96,
     max_batch_items: int = 4096,
     bucket_overhead: Optional[int] = None,
+    cpu_bfloat16: bool = False,
     limit: int = 0,
 ) -> Dict[str, Any]:
     """The ceiling: a bare forward pass of the encoder (AutoModel, no head) over the same Docs
@@ -96,12 +98,13 @@ def encoder(
     time, split into length-sorted sub-batches of at most `max_batch_items` padded tokens, each
     Doc cut into strided windows of `window` tokens every `stride`; tokenization included. With
     `bucket_overhead`, each sub-batch's windows run in length buckets, as in this package's
-    spacy_bert_ner.TransformerModel.v1."""
+    spacy_bert_ner.TransformerModel.v1; with `cpu_bfloat16`, under torch.autocast("cpu", bfloat16)
+    where the CPU has it natively, as that architecture does."""
     import torch
     from spacy_transformers.util import batch_by_length
     from transformers import AutoModel, AutoTokenizer
 
-    from spacy_bert_ner.layers.length_buckets import length_buckets
+    from spacy_bert_ner.layers.length_buckets import cpu_has_bfloat16, length_buckets
 
     tokenizer = AutoTokenizer.from_pretrained(model, use_fast=True)
     bare = AutoModel.from_pretrained(model).eval()
@@ -116,7 +119,10 @@ def encoder(
             start += stride
         return spans
 
+    in_bfloat16 = cpu_bfloat16 and cpu_has_bfloat16()
+
     @torch.no_grad()
+    @torch.autocast("cpu", dtype=torch.bfloat16, enabled=in_bfloat16)
     def forward(batch: List[List[str]]) -> None:
         for indices in batch_by_length(batch, max_batch_items):
             spans = [span for i in indices for span in windows(batch[i])]
@@ -136,7 +142,13 @@ def encoder(
             forward(docs[i : i + batch_size])
 
     _, times, _ = best_of(repeats, run)
-    settings = dict(window=window, stride=stride, max_batch_items=max_batch_items, bucket_overhead=bucket_overhead)
+    settings = dict(
+        window=window,
+        stride=stride,
+        max_batch_items=max_batch_items,
+        bucket_overhead=bucket_overhead,
+        cpu_bfloat16=in_bfloat16,
+    )
     return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"], **settings)
 
 

@@ -11,6 +11,7 @@ from typing import Dict, List
 import pytest
 
 from spacy_bert_ner.baseline import TrainOptions, train
+from spacy_bert_ner.layers.length_buckets import cpu_has_bfloat16
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?$")
@@ -48,6 +49,8 @@ def tiny_pipeline(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> Path:
             "48",
             "--components.transformer.model.bucket_overhead",
             "32",
+            "--components.transformer.model.cpu_bfloat16",
+            "true",
         ]
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -116,8 +119,15 @@ def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_b
     text = output.read_text(encoding="utf-8")
     tables = markdown_tables(text)
     ceiling = "Ceiling: strided windows of 64 tokens every 48, sub-batches of at most 4096 padded tokens"
-    assert f"{ceiling}, in length buckets (overhead 32 wordpieces)." in text
-    assert list(tables) == ["Conversion speed", "Inference speed", "Inference scaling", "Training speed"]
+    precision = "bfloat16 (torch.autocast on the CPU)" if cpu_has_bfloat16() else "float32"
+    assert f"{ceiling}, in length buckets (overhead 32 wordpieces), in {precision}." in text
+    assert list(tables) == [
+        "Conversion speed",
+        "Inference speed",
+        "bfloat16 on the CPU",
+        "Inference scaling",
+        "Training speed",
+    ]
     assert "missing.csv" in tables["Conversion speed"][1][0]  # skipped, and says why
 
     inference = tables["Inference speed"]
@@ -139,3 +149,15 @@ def test_missing_inputs_fail_clearly(tmp_path):
     result = _run(["bench/run_all.py", "some/model", "--data", str(tmp_path / "nope.spacy")])
     assert result.returncode == 1
     assert "nope.spacy" in result.stdout + result.stderr
+
+
+def test_bfloat16_bench_prints_both_precisions(tiny_bert_dir, tmp_path):
+    output = tmp_path / "bf16.md"
+    args = ["bench/bench_bfloat16.py", str(tiny_bert_dir), "--windows", "2", "--length", "16", "--repeats", "1"]
+    result = _run([*args, "--output", str(output)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = markdown_tables(output.read_text(encoding="utf-8"))["bfloat16 on the CPU"]
+    assert column(table, "pass") == ["forward + backward (train mode)", "forward (eval, no_grad)"]
+    for name in ("float32 (s)", "bfloat16 (s)", "speed-up"):
+        assert all(NUMBER.match(value) for value in column(table, name))
+    assert f"native bfloat16: {cpu_has_bfloat16()}" in output.read_text(encoding="utf-8")

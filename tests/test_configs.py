@@ -43,6 +43,7 @@ DEVICE_SETTINGS = {
     "system.gpu_allocator": ("pytorch", None),
     "nlp.batch_size": (128, 64),
     "components.transformer.model.mixed_precision": (True, False),
+    "components.transformer.model.cpu_bfloat16": (False, True),
     "components.transformer.model.grad_scaler_config.enabled": (True, False),
     "training.batcher.size": (2000, 1000),
 }

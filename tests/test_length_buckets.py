@@ -2,6 +2,7 @@
 the gradients of spacy-transformers' single padded call, with less padding."""
 
 import itertools
+import os
 import random
 from typing import List
 
@@ -15,7 +16,8 @@ from spacy_transformers.data_classes import FullTransformerBatch
 from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
-from spacy_bert_ner.layers.length_buckets import length_buckets
+import spacy_bert_ner.layers.length_buckets as length_buckets_module
+from spacy_bert_ner.layers.length_buckets import cpu_has_bfloat16, length_buckets
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
@@ -98,30 +100,80 @@ def test_outputs_equal_the_single_padded_call(tiny_bert_dir, docs):
         assert got_doc.align.lengths.tolist() == expected_doc.align.lengths.tolist()
 
 
-def test_gradients_equal_the_single_padded_call(tiny_bert_dir, docs):
-    grads = []
-    for arch, settings in [("spacy-transformers.TransformerModel.v3", {}), ("spacy_bert_ner.TransformerModel.v1", {})]:
-        model = build(arch, tiny_bert_dir, **settings)
-        output, backprop = model.begin_update(docs)
-        generator = torch.Generator().manual_seed(0)
-        d_hidden = torch.randn(output.model_output.last_hidden_state.shape, generator=generator)
-        d_hidden *= torch.as_tensor(real_positions(output))[..., None]  # listeners send nothing at padding
-        backprop(
-            FullTransformerBatch(
-                spans=output.spans,
-                wordpieces=output.wordpieces,
-                model_output=ModelOutput(last_hidden_state=d_hidden),
-                align=output.align,
-            )
+def hidden_and_grads(model: Model, docs: List[Doc]):
+    """The last hidden state (real positions) and each parameter's gradient for a fixed random
+    gradient of the output."""
+    output, backprop = model.begin_update(docs)
+    generator = torch.Generator().manual_seed(0)
+    d_hidden = torch.randn(output.model_output.last_hidden_state.shape, generator=generator)
+    d_hidden *= torch.as_tensor(real_positions(output))[..., None]  # listeners send nothing at padding
+    backprop(
+        FullTransformerBatch(
+            spans=output.spans,
+            wordpieces=output.wordpieces,
+            model_output=ModelOutput(last_hidden_state=d_hidden),
+            align=output.align,
         )
-        params = model.transformer.named_parameters()
-        grads.append({name: p.grad.clone() for name, p in params if p.grad is not None})
-    single, bucketed = grads
+    )
+    hidden = output.model_output.last_hidden_state[torch.as_tensor(real_positions(output))]
+    params = model.transformer.named_parameters()
+    return hidden, {name: p.grad.clone() for name, p in params if p.grad is not None}
+
+
+def test_gradients_equal_the_single_padded_call(tiny_bert_dir, docs):
+    _, single = hidden_and_grads(build("spacy-transformers.TransformerModel.v3", tiny_bert_dir), docs)
+    _, bucketed = hidden_and_grads(build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir), docs)
     assert single.keys() == bucketed.keys() and len(single) > 10
     for name, want in single.items():
         # float rounding only: summation order differs with the batch shapes and the thread count
         atol = 1e-4 * float(want.abs().max()) + 1e-6  # key biases: zero up to rounding in both
         torch.testing.assert_close(bucketed[name], want, rtol=1e-3, atol=atol, msg=lambda m, name=name: f"{name}: {m}")
+
+
+@pytest.mark.skipif(not cpu_has_bfloat16(), reason="this CPU has no native bfloat16")
+def test_cpu_bfloat16_computes_in_bfloat16_and_hands_on_float32(tiny_bert_dir, docs):
+    """Outputs and gradients near float32's (bfloat16 keeps 8 bits of mantissa), but not equal to
+    them: the products really ran in bfloat16. What leaves the layer is float32."""
+    hidden32, grads32 = hidden_and_grads(build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir), docs)
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    hidden16, grads16 = hidden_and_grads(model, docs)
+    assert hidden16.dtype == torch.float32
+    assert model.predict(docs).model_output.pooler_output.dtype == torch.float32
+    assert not torch.equal(hidden16, hidden32)
+    assert float((hidden16 - hidden32).norm() / hidden32.norm()) < 0.02
+    assert grads16.keys() == grads32.keys()
+    assert all(grad.dtype == torch.float32 for grad in grads16.values())
+    flat32 = torch.cat([grads32[name].flatten() for name in grads32])
+    flat16 = torch.cat([grads16[name].flatten() for name in grads32])
+    assert float((flat16 - flat32).norm() / flat32.norm()) < 0.05
+    for name, want in grads32.items():  # each tensor that is not zero in exact arithmetic points the same way
+        if float(want.norm()) > 1e-3 * float(flat32.norm()):
+            assert float(torch.nn.functional.cosine_similarity(grads16[name].flatten(), want.flatten(), dim=0)) > 0.99
+
+
+def test_cpu_bfloat16_caps_onednn_primitive_cache_unless_set(tiny_bert_dir, monkeypatch):
+    env = length_buckets_module.ONEDNN_CACHE_ENV
+    monkeypatch.delenv(env, raising=False)
+    build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
+    assert env not in os.environ  # float32 leaves it alone
+    build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    assert os.environ[env] == str(length_buckets_module.ONEDNN_CACHE_CAPACITY)
+    monkeypatch.setenv(env, "32")
+    build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    assert os.environ[env] == "32"
+
+
+def test_cpu_bfloat16_falls_back_to_float32_with_a_warning(tiny_bert_dir, docs, monkeypatch):
+    monkeypatch.setattr(length_buckets_module, "_native_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        assert not length_buckets_module.cpu_has_bfloat16.__wrapped__()
+    monkeypatch.setattr(length_buckets_module, "cpu_has_bfloat16", lambda: False)
+    hidden32, grads32 = hidden_and_grads(build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir), docs)
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    hidden, grads = hidden_and_grads(model, docs)
+    torch.testing.assert_close(hidden, hidden32, rtol=0, atol=0)
+    for name, want in grads32.items():
+        torch.testing.assert_close(grads[name], want, rtol=0, atol=0)
 
 
 def test_negative_overhead_is_an_error(tiny_bert_dir):
