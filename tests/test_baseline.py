@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Tuple
 import numpy
 import pytest
 import spacy
+import torch
 from spacy.tokens import Doc
 from transformers import AutoTokenizer
 from typer.testing import CliRunner
@@ -29,6 +30,7 @@ from spacy_bert_ner.baseline import (
 )
 from spacy_bert_ner.baseline.cli import app
 from spacy_bert_ner.baseline.data import IGNORE_INDEX, budget, count_pieces, doc_tags
+from spacy_bert_ner.baseline.predict import annotate_with, load_model
 
 # Characters the tiny vocab knows, in an unseen word: several wordpieces, not [UNK].
 MULTI_PIECE_WORD = "Ahmedsmithnairobi"
@@ -245,6 +247,44 @@ def test_max_minutes_stops_training(tiny_bert_dir, tiny_corpus_dir, tmp_path):
     )
     assert metrics["train"]["steps"] == 1 and metrics["train"]["stopped_by"] == "max_minutes"
     assert (tmp_path / "model-best" / "config.json").is_file()
+
+
+def linear_output_dtypes(model: torch.nn.Module) -> Tuple[set, list]:
+    """(the dtypes the model's Linear layers output, the hook handles) once forward hooks are in."""
+    dtypes: set = set()
+    handles = [
+        module.register_forward_hook(lambda _m, _i, output: dtypes.add(output.dtype))
+        for module in model.modules()
+        if isinstance(module, torch.nn.Linear)
+    ]
+    return dtypes, handles
+
+
+def train_briefly(model_dir: Path, corpus_dir: Path, output_dir: Path, bf16: bool) -> Dict[str, Any]:
+    options = TrainOptions(
+        model=str(model_dir), max_steps=2, eval_every=2, batch_size=8, warmup_steps=1, device="cpu", bf16=bf16
+    )
+    return train(corpus_dir / "train.spacy", corpus_dir / "dev.spacy", output_dir, options, show_progress=False)
+
+
+def test_bf16_trains_and_predicts_under_autocast(tiny_bert_dir, tiny_corpus_dir, tmp_path):
+    fp32 = train_briefly(tiny_bert_dir, tiny_corpus_dir, tmp_path / "fp32", bf16=False)
+    bf16 = train_briefly(tiny_bert_dir, tiny_corpus_dir, tmp_path / "bf16", bf16=True)
+    # same seed and data: only the precision of the forward passes differs
+    assert bf16["history"][0]["loss"] != fp32["history"][0]["loss"]
+    assert bf16["history"][0]["loss"] == pytest.approx(fp32["history"][0]["loss"], rel=0.05)
+    assert bf16["inference"]["bf16"] is True and fp32["inference"]["bf16"] is False
+    # the setting travels with the checkpoint, so evaluating it runs in bfloat16 too
+    model, tokenizer, settings = load_model(tmp_path / "bf16" / "model-best", "cpu")
+    assert settings["bf16"] is True
+    docs = read_docs(tiny_corpus_dir / "dev.spacy")
+    for run_in_bf16, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        dtypes, handles = linear_output_dtypes(model)
+        annotate_with(model, tokenizer, {**settings, "bf16": run_in_bf16}, docs)
+        for handle in handles:
+            handle.remove()
+        assert dtypes == {expected}
+    assert next(model.parameters()).dtype == torch.float32  # the weights stay float32
 
 
 def test_evaluate_cli_writes_scores(trained, tiny_corpus_dir, tmp_path):

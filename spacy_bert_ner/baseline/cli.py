@@ -37,6 +37,7 @@ def train_cli(
     seed: int = typer.Option(0, help="Seed of the weights of the new head and of the shuffle"),
     eval_batch_size: int = typer.Option(32, help="Batch size of dev scoring and the inference speed"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    bf16: bool = typer.Option(False, "--bf16", help="Forward passes under torch.autocast(bfloat16), Trainer's bf16"),
 ) -> None:
     """Fine-tune MODEL on TRAIN, keep the best DEV checkpoint in OUTPUT_DIR/model-best, write metrics.json."""
     from .data import BaselineError
@@ -55,6 +56,7 @@ def train_cli(
         seed=seed,
         eval_batch_size=eval_batch_size,
         device=device,
+        bf16=bf16,
     )
     try:
         train(train_path, dev_path, output_dir, options)

@@ -52,11 +52,13 @@ def predict_tags(
     batch_size: int = 32,
     max_length: int = DEFAULT_MAX_LENGTH,
     unit: str = DEFAULT_UNIT,
+    bf16: bool = False,
 ) -> List[List[str]]:
     """IOB2 tag per token of each Doc from the first-subword argmax.
 
     Chunks are batched by length (fewer pad tokens; the order does not change the results).
-    Tokens without any subword (dropped by the tokenizer, or truncated) get O.
+    Tokens without any subword (dropped by the tokenizer, or truncated) get O. `bf16` runs the
+    model under torch.autocast(bfloat16), as Trainer's `bf16=True` does.
     """
     was_training = model.training
     model.eval()
@@ -76,7 +78,8 @@ def predict_tags(
             padding=True,
             return_tensors="pt",
         )
-        predicted = model(**encoding.to(device)).logits.argmax(-1).tolist()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            predicted = model(**encoding.to(device)).logits.argmax(-1).tolist()
         for row, i in enumerate(batch):
             chunk = chunks[i]
             previous = None
@@ -127,7 +130,8 @@ def annotate_with(
     and the example unit default to the ones it was trained with (its `settings`)."""
     max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
     unit = settings.get("unit", DEFAULT_UNIT)
-    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit)
+    bf16 = settings.get("bf16", False)
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit, bf16=bf16)
     return annotate(docs, tags)
 
 
@@ -157,12 +161,19 @@ def score_docs(predicted: Sequence[Doc], gold: Sequence[Doc]) -> Dict[str, Any]:
 
 
 def timed_scores(
-    model, tokenizer, docs: Sequence[Doc], *, batch_size: int, max_length: int, unit: str = DEFAULT_UNIT
+    model,
+    tokenizer,
+    docs: Sequence[Doc],
+    *,
+    batch_size: int,
+    max_length: int,
+    unit: str = DEFAULT_UNIT,
+    bf16: bool = False,
 ) -> Dict[str, Any]:
     """Scores plus inference speed (words/sec of tagging and decoding; model loading excluded)."""
     n_words = sum(len(doc) for doc in docs)
     start = time.perf_counter()
-    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit)
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit, bf16=bf16)
     predicted = annotate(docs, tags)
     seconds = time.perf_counter() - start
     return {
@@ -176,6 +187,7 @@ def timed_scores(
             "batch_size": batch_size,
             "max_length": max_length,
             "unit": unit,
+            "bf16": bf16,
             "device": str(next(model.parameters()).device),
         },
     }
@@ -205,6 +217,7 @@ def evaluate(
             batch_size=batch_size,
             max_length=max_length,
             unit=settings.get("unit", DEFAULT_UNIT),
+            bf16=settings.get("bf16", False),
         ),
         "peak_rss_mb": peak_rss_mb(),
     }

@@ -6,7 +6,9 @@ decay 0.01 (not on biases and LayerNorm weights, as `Trainer` does) and gradient
 (`Trainer`'s default); a linear warmup/decay schedule over the step budget; batches padded by
 `DataCollatorForTokenClassification`; a seeded shuffle per epoch. Training stops at
 `max_steps` or after `max_minutes` of wall clock (evaluation included), whichever comes first;
-the schedule is laid out over `max_steps` either way. The dev set is scored every `eval_every`
+the schedule is laid out over `max_steps` either way. `bf16` runs the forward passes (training
+and dev scoring) under torch.autocast(bfloat16), as Trainer's `bf16=True` does; weights, gradients
+and AdamW stay float32. The dev set is scored every `eval_every`
 steps and at the end, and the best dev F checkpoint is kept in OUTPUT_DIR/model-best.
 """
 
@@ -48,6 +50,7 @@ class TrainOptions:
     max_grad_norm: float = 1.0
     eval_batch_size: int = 32
     device: str = "auto"
+    bf16: bool = False
 
 
 def _optimizer(model: torch.nn.Module, options: TrainOptions) -> torch.optim.Optimizer:
@@ -133,11 +136,18 @@ def train(
     scheduler = get_linear_schedule_with_warmup(optimizer, options.warmup_steps, max_steps)
     collator = DataCollatorForTokenClassification(tokenizer)
     rng = random.Random(options.seed)
-    settings = {"model": options.model, "max_length": options.max_length, "unit": options.unit, "labels": labels}
+    settings = {
+        "model": options.model,
+        "max_length": options.max_length,
+        "unit": options.unit,
+        "bf16": options.bf16,
+        "labels": labels,
+    }
 
     msg.info(
         f"Baseline: {options.model} on {device}; {len(train_docs)} train Docs -> {len(chunks)} "
-        f"{options.unit} chunks of <= {options.max_length} wordpieces; {len(labels)} labels; up to {max_steps} steps"
+        f"{options.unit} chunks of <= {options.max_length} wordpieces; {len(labels)} labels; "
+        f"{'bfloat16 autocast' if options.bf16 else 'float32'}; up to {max_steps} steps"
         + (f" or {options.max_minutes} min" if options.max_minutes else "")
     )
     history: List[Dict[str, Any]] = []
@@ -155,6 +165,7 @@ def train(
             batch_size=options.eval_batch_size,
             max_length=options.max_length,
             unit=options.unit,
+            bf16=options.bf16,
         )
 
     def evaluate_dev(elapsed: float) -> None:
@@ -195,7 +206,8 @@ def train(
             batch_start = time.perf_counter()
             batch = order[b : b + options.batch_size]
             inputs = collator([features[i] for i in batch]).to(device)
-            loss = model(**inputs).loss
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
+                loss = model(**inputs).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.max_grad_norm)
             optimizer.step()
