@@ -43,7 +43,6 @@ DEVICE_SETTINGS = {
     "system.gpu_allocator": ("pytorch", None),
     "nlp.batch_size": (128, 64),
     "components.transformer.model.mixed_precision": (True, False),
-    "components.transformer.model.cpu_bfloat16": (False, True),
     "components.transformer.model.grad_scaler_config.enabled": (True, False),
     "training.batcher.size": (2000, 1000),
 }

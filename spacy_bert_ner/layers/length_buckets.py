@@ -15,6 +15,9 @@ MiniLM pipeline ran 1.34x faster (bench/bench_inference.py).
 bfloat16)` when it runs on a CPU with native bfloat16 (AVX512-BF16 or AMX): matrix products in
 bfloat16, weights, their gradients and updates in float32 (it is to a CPU what `mixed_precision`
 is to a GPU). Elsewhere it warns once and runs in float32, where bfloat16 would be emulated and slower.
+Native is not always faster: MiniLM's forward and backward took 2.2x less time on an AMD EPYC
+(AVX512-BF16) and 1.6x more on an Intel Xeon (AVX512-BF16, no AMX exposed), whose float32 kernels
+beat its bfloat16 ones; so the configs leave it off, and bench/bench_bfloat16.py measures a CPU.
 
     [components.transformer.model]
     @architectures = "spacy_bert_ner.TransformerModel.v1"
