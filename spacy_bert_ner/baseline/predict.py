@@ -38,6 +38,20 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def bf16_autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """Trainer's `bf16=True`: the forward pass under torch.autocast(bfloat16) when enabled."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def prediction_settings(settings: Dict[str, Any], max_length: Optional[int] = None) -> Dict[str, Any]:
+    """How a saved baseline predicts (max_length, unit, bf16): as it was trained, unless max_length is given."""
+    return {
+        "max_length": max_length or settings.get("max_length", DEFAULT_MAX_LENGTH),
+        "unit": settings.get("unit", DEFAULT_UNIT),
+        "bf16": settings.get("bf16", False),
+    }
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -78,7 +92,7 @@ def predict_tags(
             padding=True,
             return_tensors="pt",
         )
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with bf16_autocast(device, bf16):
             predicted = model(**encoding.to(device)).logits.argmax(-1).tolist()
         for row, i in enumerate(batch):
             chunk = chunks[i]
@@ -128,10 +142,7 @@ def annotate_with(
 ) -> List[Doc]:
     """Copies of `docs` (same tokens) with `doc.ents` predicted by a loaded baseline; `max_length`
     and the example unit default to the ones it was trained with (its `settings`)."""
-    max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
-    unit = settings.get("unit", DEFAULT_UNIT)
-    bf16 = settings.get("bf16", False)
-    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, max_length=max_length, unit=unit, bf16=bf16)
+    tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, **prediction_settings(settings, max_length))
     return annotate(docs, tags)
 
 
@@ -205,20 +216,11 @@ def evaluate(
     """Score a trained baseline on a `.spacy` file; write the scores as JSON if `output_path`."""
     docs = read_docs(data_path)
     model, tokenizer, settings = load_model(model_dir, device)
-    max_length = max_length or settings.get("max_length", DEFAULT_MAX_LENGTH)
     metrics = {
         "model_dir": str(model_dir),
         "model": settings.get("model"),
         "data": str(data_path),
-        **timed_scores(
-            model,
-            tokenizer,
-            docs,
-            batch_size=batch_size,
-            max_length=max_length,
-            unit=settings.get("unit", DEFAULT_UNIT),
-            bf16=settings.get("bf16", False),
-        ),
+        **timed_scores(model, tokenizer, docs, batch_size=batch_size, **prediction_settings(settings, max_length)),
         "peak_rss_mb": peak_rss_mb(),
     }
     if output_path is not None:

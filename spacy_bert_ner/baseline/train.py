@@ -25,7 +25,7 @@ from tqdm import tqdm
 from wasabi import msg, row
 
 from .data import BaselineError, encode_chunks, label_list, make_chunks, read_docs
-from .predict import SETTINGS_FILE, peak_rss_mb, resolve_device, timed_scores
+from .predict import SETTINGS_FILE, bf16_autocast, peak_rss_mb, resolve_device, timed_scores
 
 # The tutorial's num_train_epochs, used when no step budget is given.
 DEFAULT_EPOCHS = 3
@@ -206,7 +206,7 @@ def train(
             batch_start = time.perf_counter()
             batch = order[b : b + options.batch_size]
             inputs = collator([features[i] for i in batch]).to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
+            with bf16_autocast(device, options.bf16):
                 loss = model(**inputs).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.max_grad_norm)
