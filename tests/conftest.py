@@ -66,6 +66,12 @@ def tiny_bert_dir(tmp_path_factory, tiny_text_file) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_uncased_bert_dir(tmp_path_factory, tiny_text_file) -> Path:
+    """The same tiny BERT, uncased (its tokenizer lowercases, like MiniLM's)."""
+    return make_tiny_bert([tiny_text_file], tmp_path_factory.mktemp("models") / "tiny-bert-uncased", lowercase=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_corpus_dir(tmp_path_factory) -> Path:
     """A folder holding train.spacy and dev.spacy with PER/ORG/LOC entities."""
     vocab = spacy.blank("en").vocab

@@ -18,7 +18,6 @@ from spacy.training import Example
 from thinc.api import Adam
 
 from spacy_bert_ner.components.aligned_ner import AlignedNER
-from spacy_bert_ner.encoders import make_tiny_bert
 from spacy_bert_ner.layers.wordpiece_pooling import POOLING_MODES
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "aligned_cpu.cfg"
@@ -278,20 +277,19 @@ CASE_DATA = [
 ]
 
 
-def test_shape_features_tell_case_through_an_uncased_encoder(tmp_path, tiny_text_file):
+def test_shape_features_tell_case_through_an_uncased_encoder(tiny_uncased_bert_dir):
     """An uncased encoder (like MiniLM) gives "Paris" and "paris" the same wordpieces. With the
     configs' SHAPE features the head learns that only the capitalised one is an entity; without
     features (the control) both get the same scores, so it cannot."""
-    uncased = make_tiny_bert([tiny_text_file], tmp_path / "uncased", lowercase=True)
     texts = [text for text, _ in CASE_DATA]
     util.fix_random_seed(0)
-    with_shape = make_nlp(uncased)
+    with_shape = make_nlp(tiny_uncased_bert_dir)
     assert with_shape.config["components"]["aligned_ner"]["model"]["features"]["attrs"] == ["SHAPE"]
     train(with_shape, make_examples(with_shape, CASE_DATA), STEPS)
     assert [char_ents(doc) for doc in with_shape.pipe(texts)] == [ents for _, ents in CASE_DATA]
 
     util.fix_random_seed(0)
-    without = make_nlp(uncased, **{"components.aligned_ner.model.features": None})
+    without = make_nlp(tiny_uncased_bert_dir, **{"components.aligned_ner.model.features": None})
     train(without, make_examples(without, CASE_DATA), STEPS)
     scores = without.get_pipe("aligned_ner").predict(list(without.pipe(texts)))
     numpy.testing.assert_allclose(scores[0], scores[1], rtol=1e-5, atol=1e-6)

@@ -37,9 +37,9 @@ def test_tiny_bert_is_cased(tiny_bert_dir):
     assert "ü" in "".join(tokenizer.tokenize("Zürich"))
 
 
-def test_tiny_bert_lowercase(tmp_path, tiny_text_file):
+def test_tiny_bert_lowercase(tiny_uncased_bert_dir):
     """The uncased variant (like MiniLM): the same pieces whatever the case, and no [UNK] for capitals."""
-    tokenizer = AutoTokenizer.from_pretrained(make_tiny_bert([tiny_text_file], tmp_path / "uncased", lowercase=True))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_uncased_bert_dir)
     assert tokenizer.tokenize("Paris") == tokenizer.tokenize("paris") == tokenizer.tokenize("PARIS")
     assert "[UNK]" not in tokenizer.tokenize("Alice Smith works for Google")
     assert all(piece == piece.lower() for piece in set(tokenizer.get_vocab()) - set(SPECIAL_TOKENS))
