@@ -1,10 +1,15 @@
-"""One typer app for the project's own steps; `scripts/` and project.yml call into it.
+"""`spacy-bert-ner`: every command of the project in one typer app (project.yml calls it too).
 
-python -m spacy_bert_ner.cli --help
+    spacy-bert-ner --help
+    spacy-bert-ner COMMAND --help
+
+Converting data, the evaluation report, the classic-recipe baseline (`baseline train|evaluate`),
+the benchmark suite (`bench ...`), packaging a trained pipeline, and the offline helpers (sample
+data, a tiny BERT, the PyPI-shipped MiniLM). Heavy imports happen inside each command.
 """
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import typer
 from wasabi import msg
@@ -12,8 +17,10 @@ from wasabi import msg
 from .converters import ConversionError, TagScheme, convert_conll, convert_kaggle
 
 app = typer.Typer(
-    help="spacy-bert-ner: data conversion, offline encoders and evaluation reports.", no_args_is_help=True
+    help="spacy-bert-ner: convert NER data, report on and package trained spaCy transformer pipelines.",
+    no_args_is_help=True,
 )
+GPU_HELP = "GPU id to run on (as spaCy's --gpu-id); -1 for CPU"
 
 SCHEME_HELP = "Entity tag scheme: iob1, iob2 or auto (detect; reported in stats.json)"
 SKIP_HELP = "Reject (and report) sentences with malformed rows instead of stopping at the first"
@@ -24,12 +31,15 @@ STRICT_HELP = "Treat lenient tag repairs (e.g. I- after O) as errors"
 def convert_kaggle_cli(
     input_path: Path = typer.Argument(..., help="Kaggle NER CSV: .csv, .csv.gz or the Kaggle .zip"),
     output_dir: Path = typer.Argument(..., help="Folder for train/dev/test.spacy and stats.json"),
-    train: float = typer.Option(0.8, help="Share of sentence blocks for train"),
-    dev: float = typer.Option(0.1, help="Share of sentence blocks for dev"),
-    test: float = typer.Option(0.1, help="Share of sentence blocks for test"),
+    ratios: Tuple[float, float, float] = typer.Option(
+        (0.8, 0.1, 0.1), help="Shares of Docs for train, dev and test (they must sum to 1)"
+    ),
     seed: int = typer.Option(0, help="Seed of the shuffled split"),
     n_sents: int = typer.Option(10, help="Consecutive sentences per Doc; a Doc is the split unit"),
-    encoding: str = typer.Option("cp1252", help="Text encoding of the CSV"),
+    encoding: Optional[str] = typer.Option(
+        None,
+        help="Text encoding of the CSV; default: detected (UTF-8 if valid UTF-8, else cp1252, the published file's)",
+    ),
     scheme: TagScheme = typer.Option(TagScheme.iob2, help=SCHEME_HELP),
     skip_bad_sentences: bool = typer.Option(False, "--skip-bad-sentences", help=SKIP_HELP),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
@@ -39,7 +49,7 @@ def convert_kaggle_cli(
         convert_kaggle,
         input_path,
         output_dir,
-        ratios=(train, dev, test),
+        ratios=ratios,
         seed=seed,
         n_sents=n_sents,
         encoding=encoding,
@@ -82,6 +92,8 @@ def _run(convert: Any, source: Any, output_dir: Path, **options: Any) -> None:
         summary = convert(source, output_dir, **options)
     except (ConversionError, ValueError) as err:
         msg.fail("Conversion failed", str(err), exits=1)
+    except KeyboardInterrupt:
+        msg.fail("Interrupted", f"{output_dir} was left as it was", exits=130)
     print_summary(summary, output_dir)
 
 
@@ -93,6 +105,7 @@ def print_summary(summary: Dict[str, Any], output_dir: Path) -> None:
         per_label = [stats["entities_per_label"].get(label, 0) for label in labels]
         rows.append([split, stats["docs"], stats["sentences"], stats["tokens"], stats["entities"], *per_label])
     msg.table(rows, header=["split", "docs", "sents", "tokens", "ents", *labels], divider=True)
+    msg.info(f"Encodings read: {summary['encodings']}")
     msg.info(f"Tag schemes read: {summary['tag_schemes']}")
     for kind, repair in summary["repairs"].items():
         msg.warn(f"{repair['count']} repaired: {kind}", f"first at {', '.join(repair['examples'])}")
@@ -101,9 +114,11 @@ def print_summary(summary: Dict[str, Any], output_dir: Path) -> None:
         msg.warn(f"{rejected} sentence(s) rejected ({summary['rejected_tokens']} tokens); see stats.json")
         for item in summary["rejections"][:5]:
             msg.text(f"  {item['path']}:{item['line']}: {item['problem']}")
-    read = summary["total"]["sentences"] + rejected
+    read, written = summary["sentences_read"], summary["total"]["sentences"]
+    if read != written + rejected:  # counted apart: a real check, not a sum
+        msg.fail(f"{read} sentences read != {written} written + {rejected} rejected: sentences were lost", exits=1)
     msg.good(
-        f"{read} sentences read = {summary['total']['sentences']} written + {rejected} rejected",
+        f"{read} sentences read = {written} written + {rejected} rejected",
         f"Saved to {output_dir} (stats in stats.json)",
     )
 
@@ -122,8 +137,8 @@ def make_samples_cli(
 
 @app.command("make-tiny-bert")
 def make_tiny_bert_cli(
+    output_dir: Path = typer.Argument(..., help="Folder for the Hugging Face model"),
     text: List[Path] = typer.Argument(..., help="Plain-text file(s) to train the cased WordPiece vocab on"),
-    output_dir: Path = typer.Option(..., "--output", "-o", help="Folder for the Hugging Face model"),
     vocab_size: int = typer.Option(2000, help="WordPiece vocabulary size"),
     seed: int = typer.Option(0, help="Seed of the random weights"),
     lowercase: bool = typer.Option(False, "--lowercase", help="Uncased: the tokenizer lowercases its input"),
@@ -159,24 +174,36 @@ def report_cli(
     data_path: Path = typer.Argument(..., help="Gold .spacy file (DocBin) with entity annotation"),
     output_dir: Path = typer.Argument(..., help="Folder for report.json, report.md, confusion.png, examples.html"),
     n_examples: int = typer.Option(20, help="Documents in examples.html: those with the most entity errors"),
-    batch_size: int = typer.Option(32, help="nlp.pipe batch size of the prediction pass"),
-    gpu_id: int = typer.Option(-1, help="GPU id to predict on; -1 for CPU"),
+    batch_size: int = typer.Option(32, help="Batch size of the prediction pass"),
+    gpu_id: int = typer.Option(-1, help=GPU_HELP),
 ) -> None:
     """Evaluate a pipeline on a .spacy file: strict entity P/R/F per type, token accuracies, confusion
     matrix, seqeval cross-check, speed, and displaCy examples of the errors."""
-    from .evaluation import ReportError, score_rows, write_report
+    missing = _missing_modules("seqeval", "matplotlib")
+    if missing:  # checked before the (slow) load and prediction
+        msg.fail(
+            f"The report needs {', '.join(missing)}",
+            "Install the evaluation extra: pip install -e '.[evaluation]' in this repository "
+            "(or: pip install seqeval matplotlib)",
+            exits=1,
+        )
+    from .baseline.predict import BaselinePredictor, is_baseline_model
+    from .evaluation import ReportError, SpacyPredictor, score_rows, write_report
 
+    if not data_path.is_file():
+        msg.fail(f"Data file not found: {data_path}", exits=1)
     try:
-        result = write_report(model, data_path, output_dir, n_examples=n_examples, batch_size=batch_size, gpu_id=gpu_id)
-    except ReportError as err:
+        predictor = BaselinePredictor(model, gpu_id) if is_baseline_model(model) else SpacyPredictor(model, gpu_id)
+        result = write_report(predictor, data_path, output_dir, n_examples=n_examples, batch_size=batch_size)
+    except (ReportError, ValueError, OSError) as err:
         msg.fail("Report failed", str(err), exits=1)
-    report = result.report
-    msg.table(
-        score_rows(report),
-        header=["", "precision", "recall", "f1", "support"],
-        divider=True,
-        aligns=("l", "r", "r", "r", "r"),
-    )
+    print_report(result.report, score_rows(result.report))
+    for path in result.paths.values():
+        msg.good(f"Saved {path}")
+
+
+def print_report(report: Dict[str, Any], rows: List[List[Any]]) -> None:
+    msg.table(rows, header=["", "precision", "recall", "f1", "support"], divider=True, aligns=("l", "r", "r", "r", "r"))
     tokens, seqeval, speed = report["tokens"], report["seqeval"], report["speed"]
     entity_accuracy = "n/a" if tokens["entity_accuracy"] is None else f"{tokens['entity_accuracy']:.4f}"
     msg.info(f"Token accuracy {tokens['accuracy']:.4f}; inside gold or predicted entities {entity_accuracy}")
@@ -185,8 +212,207 @@ def report_cli(
         msg.good(f"seqeval (strict, IOB2) micro F1 {seqeval['micro_f1']:.6f} equals ours")
     else:
         msg.warn(f"seqeval micro F1 {seqeval['micro_f1']:.6f} differs from ours {seqeval['ours_micro_f1']:.6f}")
-    for path in result.paths.values():
-        msg.good(f"Saved {path}")
+
+
+def _missing_modules(*names: str) -> List[str]:
+    import importlib.util
+
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+@app.command("annotate")
+def annotate_cli(
+    model: str = typer.Argument(..., help="Trained pipeline: a folder or an installed package name"),
+    input_path: str = typer.Argument(
+        ..., help="Text (one document a line), JSONL or .spacy file, optionally .gz; or a folder or glob of them"
+    ),
+    output: Path = typer.Argument(..., help="Output: .jsonl or .spacy, written as numbered shards beside it"),
+    text_field: str = typer.Option("text", help="JSONL: the field holding the text (other fields pass through)"),
+    batch_size: int = typer.Option(64, help="nlp.pipe batch size"),
+    n_process: int = typer.Option(1, help="nlp.pipe processes"),
+    shard_size: int = typer.Option(10_000, help="Input documents per output shard"),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Set bad lines aside in a rejects file instead of stopping"
+    ),
+    gpu_id: int = typer.Option(-1, help=GPU_HELP),
+) -> None:
+    """Annotate documents with a trained pipeline: entities with character offsets, label and
+    confidence. Shards are written atomically; a rerun skips the finished ones."""
+    from tqdm import tqdm
+
+    from .annotate import annotate_files, input_files, pipe_annotator
+    from .annotate.run import count_input_lines
+    from .errors import InputError
+    from .evaluation.predictors import ReportError, load_pipeline, use_device
+
+    try:
+        total = count_input_lines(input_files([input_path]))
+        use_device(gpu_id)
+        nlp = load_pipeline(model)
+        with tqdm(total=total, unit="doc", desc="annotate", dynamic_ncols=True) as bar:
+            summary = annotate_files(
+                [input_path],
+                output,
+                pipe_annotator(nlp, batch_size, n_process),
+                text_field=text_field,
+                shard_size=shard_size,
+                skip_bad=skip_bad,
+                progress=bar.update,
+            )
+    except (InputError, ReportError) as err:
+        msg.fail("Annotation stopped", str(err), exits=1)
+    print_annotate_summary(summary, output)
+
+
+def print_annotate_summary(summary: Any, output: Path) -> None:
+    if summary.shards_skipped:
+        msg.info(f"Resumed: {summary.shards_skipped} finished shard(s) skipped, {summary.shards_written} written")
+    if summary.rejected:
+        msg.warn(f"{summary.rejected} bad line(s) set aside in {output.stem}-*.rejects.jsonl")
+    line = f"{summary.read} documents read = {summary.written} written + {summary.rejected} rejected"
+    if not summary.balanced:
+        msg.fail(
+            f"Counts do not add up: {summary.read} read, {summary.written} written, {summary.rejected} rejected",
+            exits=1,
+        )
+    rate = summary.read / summary.seconds if summary.seconds else 0.0
+    msg.good(line, f"{summary.seconds:.1f} s ({rate:,.0f} documents/s); shards in {output.parent}")
+
+
+@app.command("package")
+def package_cli(
+    model_dir: Path = typer.Argument(..., help="Trained pipeline folder, e.g. training/conll_aligned/model-best"),
+    output_dir: Path = typer.Argument(..., help="Folder for the package directory and its dist/*.whl"),
+    name: str = typer.Option(..., help="Package name without the language prefix, e.g. bert_ner_conll_aligned"),
+    version: str = typer.Option("0.1.0", help="Package version"),
+    meta_path: Optional[Path] = typer.Option(None, "--meta", help="meta.json template: description, licence, sources"),
+) -> None:
+    """Build a pip wheel of a trained pipeline that installs and loads on its own: spaCy's
+    `package` with this project's runtime modules (spacy_bert_ner.pipeline) inside."""
+    from .packaging import PackagingError, package_pipeline
+
+    try:
+        wheel = package_pipeline(model_dir, output_dir, name=name, version=version, meta_path=meta_path)
+    except PackagingError as err:
+        msg.fail("Packaging failed", str(err), exits=1)
+    msg.good(f"Built {wheel}", f"pip install {wheel}")
+
+
+baseline_app = typer.Typer(
+    help="The classic Hugging Face token-classification recipe on .spacy corpora: the baseline to beat.",
+    no_args_is_help=True,
+)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("train")
+def baseline_train_cli(
+    train_path: Path = typer.Argument(..., help="Training corpus (.spacy, gold ents)"),
+    dev_path: Path = typer.Argument(..., help="Dev corpus (.spacy): scored while training, picks model-best"),
+    output_dir: Path = typer.Argument(..., help="Folder for model-best/ and metrics.json"),
+    model: str = typer.Option(..., help="Hugging Face model folder (or hub name), e.g. assets/models/minilm"),
+    max_steps: Optional[int] = typer.Option(None, help="Step budget; default 3 epochs. The LR schedule spans it"),
+    max_minutes: Optional[float] = typer.Option(None, help="Wall-clock budget in minutes (evaluation included)"),
+    batch_size: int = typer.Option(16, help="Examples (sentences, or Doc chunks with --unit doc) per batch"),
+    learn_rate: float = typer.Option(5e-5, help="Peak AdamW learning rate"),
+    warmup_steps: int = typer.Option(100, help="Linear warmup steps, then linear decay to 0 at max-steps"),
+    max_length: int = typer.Option(256, help="Wordpieces per chunk, special tokens included"),
+    unit: str = typer.Option(
+        "sentence", help="Example unit: sentence (the tutorial's) or doc (whole Docs, packed into max-length chunks)"
+    ),
+    eval_every: int = typer.Option(200, help="Score the dev set every N steps (and at the end)"),
+    seed: int = typer.Option(0, help="Seed of the weights of the new head and of the shuffle"),
+    eval_batch_size: int = typer.Option(32, help="Batch size of dev scoring and the inference speed"),
+    gpu_id: int = typer.Option(-1, help=GPU_HELP),
+    bf16: bool = typer.Option(False, "--bf16", help="Forward passes under torch.autocast(bfloat16), Trainer's bf16"),
+) -> None:
+    """Fine-tune MODEL on TRAIN, keep the best DEV checkpoint in OUTPUT_DIR/model-best, write metrics.json."""
+    from .baseline.data import BaselineError
+    from .baseline.train import TrainOptions, train
+
+    options = TrainOptions(
+        model=model,
+        max_steps=max_steps,
+        max_minutes=max_minutes,
+        batch_size=batch_size,
+        learn_rate=learn_rate,
+        warmup_steps=warmup_steps,
+        max_length=max_length,
+        unit=unit,
+        eval_every=eval_every,
+        seed=seed,
+        eval_batch_size=eval_batch_size,
+        device=_torch_device(gpu_id),
+        bf16=bf16,
+    )
+    try:
+        train(train_path, dev_path, output_dir, options)
+    except BaselineError as err:
+        msg.fail("Baseline training failed", str(err), exits=1)
+
+
+@baseline_app.command("evaluate")
+def baseline_evaluate_cli(
+    model_dir: Path = typer.Argument(..., help="A trained baseline folder (OUTPUT_DIR/model-best)"),
+    data_path: Path = typer.Argument(..., help="Corpus to score (.spacy, gold ents)"),
+    output_path: Optional[Path] = typer.Argument(None, help="JSON file for the scores"),
+    batch_size: int = typer.Option(32, help="Inference batch size (chunks)"),
+    max_length: Optional[int] = typer.Option(None, help="Wordpieces per chunk; default: as trained"),
+    gpu_id: int = typer.Option(-1, help=GPU_HELP),
+) -> None:
+    """Score a trained baseline on DATA with spaCy's NER scorer (as `spacy evaluate` does)."""
+    from .baseline.data import BaselineError
+    from .baseline.predict import evaluate
+
+    try:
+        metrics = evaluate(
+            model_dir,
+            data_path,
+            output_path,
+            batch_size=batch_size,
+            max_length=max_length,
+            device=_torch_device(gpu_id),
+        )
+    except BaselineError as err:
+        msg.fail("Baseline evaluation failed", str(err), exits=1)
+    rows = [
+        (label, f"{100 * s['p']:.2f}", f"{100 * s['r']:.2f}", f"{100 * s['f']:.2f}")
+        for label, s in sorted(metrics["ents_per_type"].items())
+    ]
+    rows.append(("ALL", *(f"{100 * metrics[k]:.2f}" for k in ("ents_p", "ents_r", "ents_f"))))
+    msg.table(rows, header=("", "P", "R", "F"), divider=True)
+    msg.good(
+        f"{metrics['inference']['words']} words at {metrics['speed']:.0f} words/s (batch {batch_size})",
+        f"Saved to {output_path}" if output_path else "",
+    )
+
+
+def _torch_device(gpu_id: int) -> str:
+    return f"cuda:{gpu_id}" if gpu_id >= 0 else "cpu"
+
+
+bench_app = typer.Typer(
+    help="The benchmark suite and its parts: figures printed (and written as Markdown), never asserted.",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+def _register_benchmarks() -> None:
+    from .benchmarks import bfloat16, conversion, inference, scaling, suite, training
+
+    for name, module in [
+        ("suite", suite),
+        ("inference", inference),
+        ("scaling", scaling),
+        ("training", training),
+        ("conversion", conversion),
+        ("bfloat16", bfloat16),
+    ]:
+        bench_app.command(name, help=module.__doc__.split("\n\n")[0])(module.main)
+
+
+_register_benchmarks()
 
 
 if __name__ == "__main__":

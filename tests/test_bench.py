@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+from typer.testing import CliRunner
 
 from spacy_bert_ner.baseline import TrainOptions, train
-from spacy_bert_ner.layers.length_buckets import cpu_has_bfloat16
+from spacy_bert_ner.cli import app
+from spacy_bert_ner.pipeline.cpu_bfloat16 import cpu_has_bfloat16
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?$")
@@ -83,11 +85,15 @@ def column(rows: List[List[str]], name: str) -> List[str]:
     return [row[index] for row in rows[1:]]
 
 
-def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_bert_dir, tiny_corpus_dir, tmp_path):
+def test_suite_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_bert_dir, tiny_corpus_dir, tmp_path):
     output = tmp_path / "bench.md"
     result = _run(
         [
-            "bench/run_all.py",
+            "-m",
+            "spacy_bert_ner.cli",
+            "bench",
+            "suite",
+            str(output),
             str(tiny_pipeline),
             "--data",
             str(tiny_corpus_dir / "dev.spacy"),
@@ -97,7 +103,7 @@ def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_b
             str(tiny_token_classifier),
             "--repeats",
             "1",
-            "--scaling-limit",
+            "--limit",
             "3",
             "--long-words",
             "600",
@@ -107,12 +113,10 @@ def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_b
             str(tiny_corpus_dir / "train.spacy"),
             "--transformer",
             str(tiny_bert_dir),
-            "--train-steps",
+            "--steps",
             "2",
             "--kaggle",
             str(tmp_path / "missing.csv"),
-            "--output",
-            str(output),
         ]
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -124,6 +128,7 @@ def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_b
     assert list(tables) == [
         "Conversion speed",
         "Inference speed",
+        "Processes (n_process)",
         "bfloat16 on the CPU",
         "Inference scaling",
         "Training speed",
@@ -134,6 +139,10 @@ def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_b
     assert len(inference) == 4  # header, the pipeline, the ceiling, the transformers pipeline
     assert all(NUMBER.match(v) for v in column(inference, "words/sec") + column(inference, "peak RSS (MB)"))
     assert NUMBER.match(column(inference, "vs ceiling")[0]) and NUMBER.match(column(inference, "vs HF pipeline")[0])
+
+    processes = tables["Processes (n_process)"]
+    assert column(processes, "n_process") == ["1", "2"]
+    assert all(NUMBER.match(v) for v in column(processes, "words/sec"))
 
     scaling = tables["Inference scaling"]
     words = [int(w.replace(",", "")) for w in column(scaling, "words")]
@@ -146,14 +155,37 @@ def test_run_all_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_b
 
 
 def test_missing_inputs_fail_clearly(tmp_path):
-    result = _run(["bench/run_all.py", "some/model", "--data", str(tmp_path / "nope.spacy")])
+    result = _run(
+        [
+            "-m",
+            "spacy_bert_ner.cli",
+            "bench",
+            "suite",
+            str(tmp_path / "b.md"),
+            "some/model",
+            "--data",
+            str(tmp_path / "nope.spacy"),
+        ]
+    )
     assert result.returncode == 1
     assert "nope.spacy" in result.stdout + result.stderr
 
 
 def test_bfloat16_bench_prints_both_precisions(tiny_bert_dir, tmp_path):
     output = tmp_path / "bf16.md"
-    args = ["bench/bench_bfloat16.py", str(tiny_bert_dir), "--windows", "2", "--length", "16", "--repeats", "1"]
+    args = [
+        "-m",
+        "spacy_bert_ner.cli",
+        "bench",
+        "bfloat16",
+        str(tiny_bert_dir),
+        "--windows",
+        "2",
+        "--length",
+        "16",
+        "--repeats",
+        "1",
+    ]
     result = _run([*args, "--output", str(output)])
     assert result.returncode == 0, result.stderr[-2000:]
     table = markdown_tables(output.read_text(encoding="utf-8"))["bfloat16 on the CPU"]
@@ -161,3 +193,16 @@ def test_bfloat16_bench_prints_both_precisions(tiny_bert_dir, tmp_path):
     for name in ("float32 (s)", "bfloat16 (s)", "speed-up"):
         assert all(NUMBER.match(value) for value in column(table, name))
     assert f"native bfloat16: {cpu_has_bfloat16()}" in output.read_text(encoding="utf-8")
+
+
+def test_conversion_bench_help():
+    result = CliRunner().invoke(app, ["bench", "conversion", "--help"])
+    assert result.exit_code == 0
+    assert "--repeats" in result.output and "--output" in result.output
+
+
+def test_conversion_bench_missing_file_exits_1_naming_it(tmp_path):
+    missing = tmp_path / "nope.csv"
+    result = CliRunner().invoke(app, ["bench", "conversion", "--kaggle", str(missing), "--conll", str(missing)])
+    assert result.exit_code == 1
+    assert f"Input file(s) not found: {missing}" in " ".join(result.output.split())

@@ -5,8 +5,8 @@ import itertools
 import numpy
 import pytest
 
-from spacy_bert_ner.layers.crf import crf_loss, crf_marginals, crf_marginals_batch
-from spacy_bert_ner.layers.decoding import allowed_transitions, iob_tag_names, is_valid_path, viterbi
+from spacy_bert_ner.pipeline.crf import crf_loss, crf_marginals, crf_marginals_batch
+from spacy_bert_ner.pipeline.decoding import allowed_transitions, iob_tag_names, is_valid_path, viterbi
 
 TAGS = iob_tag_names(["LOC", "PER"])
 ALLOWED, START = allowed_transitions(TAGS)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from spacy_bert_ner.layers.decoding import (
+from spacy_bert_ner.pipeline.decoding import (
     allowed_transitions,
     iob_tag_names,
     is_valid_path,

@@ -67,8 +67,14 @@ def test_tiny_bert_leaves_global_rng_alone(tmp_path, tiny_text_file):
 
 def test_tiny_bert_sizes(tmp_path, tiny_text_file):
     folder = make_tiny_bert(
-        [tiny_text_file], tmp_path / "bert", hidden_size=32, num_layers=1, num_heads=4,
-        intermediate_size=48, max_position_embeddings=256, vocab_size=100,
+        [tiny_text_file],
+        tmp_path / "bert",
+        hidden_size=32,
+        num_layers=1,
+        num_heads=4,
+        intermediate_size=48,
+        max_position_embeddings=256,
+        vocab_size=100,
     )
     config = AutoModel.from_pretrained(folder).config
     assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (32, 1, 4)

@@ -20,10 +20,10 @@ from spacy_bert_ner.evaluation.metrics import (
     MISSED,
     SPURIOUS,
     doc_spans,
-    iob2_tags,
     token_accuracy,
 )
-from spacy_bert_ner.evaluation.report import load_pipeline, predict, prediction_input
+from spacy_bert_ner.evaluation.predictors import SpacyPredictor
+from spacy_bert_ner.pipeline.decoding import doc_iob2_tags
 
 ROOT = Path(__file__).resolve().parent.parent
 ALIGNED_CPU_CFG = ROOT / "configs" / "aligned_cpu.cfg"
@@ -117,7 +117,7 @@ def tiny_pipeline(tmp_path_factory, tiny_bert_dir, tiny_corpus_dir) -> Path:
 def test_spans_and_iob2_tags_keep_adjacent_entities_apart():
     words, gold, _ = CASES["adjacent_same_type"]
     doc = Doc(spacy.blank("en").vocab, words=words, ents=gold)
-    assert iob2_tags(doc) == ["B-LOC", "B-LOC", "O"]
+    assert doc_iob2_tags(doc) == ["B-LOC", "B-LOC", "O"]
     assert doc_spans(doc) == {(0, 1, "LOC"), (1, 2, "LOC")}
     words, gold, _ = CASES["entity_at_end_correct"]
     doc = Doc(spacy.blank("en").vocab, words=words, ents=gold)
@@ -126,7 +126,7 @@ def test_spans_and_iob2_tags_keep_adjacent_entities_apart():
 
 def test_unannotated_tokens_are_outside():
     doc = Doc(spacy.blank("en").vocab, words=["no", "annotation"])
-    assert iob2_tags(doc) == ["O", "O"]
+    assert doc_iob2_tags(doc) == ["O", "O"]
 
 
 def test_entity_scores_per_type_exact(hand_made):
@@ -223,24 +223,24 @@ def test_misaligned_documents_are_rejected():
         evaluate_docs([Doc(vocab, words=["a"])], [])
 
 
-def test_prediction_input_keeps_gold_tokens_and_spaces():
-    nlp = spacy.blank("en")
-    gold = Doc(nlp.vocab, words=["We", "can't", "(", "Acme", ")"], spaces=[True, True, False, False, False])
-    doc = prediction_input(nlp, gold)
+def test_spacy_predictor_keeps_gold_tokens_and_spaces(tiny_pipeline):
+    predictor = SpacyPredictor(str(tiny_pipeline))
+    gold = Doc(predictor.vocab, words=["We", "can't", "(", "Acme", ")"], spaces=[True, True, False, False, False])
+    [doc] = predictor.predict([gold], batch_size=4)
     assert [t.text for t in doc] == [t.text for t in gold]
     assert doc.text == gold.text == "We can't (Acme)"
-    assert len(nlp.make_doc(gold.text)) != len(gold)  # re-tokenizing would not align
+    assert len(predictor.nlp.make_doc(gold.text)) != len(gold)  # re-tokenizing would not align
 
 
 def test_seqeval_agrees_on_model_output(tiny_pipeline, tiny_corpus_dir):
-    nlp = load_pipeline(str(tiny_pipeline))
+    predictor = SpacyPredictor(str(tiny_pipeline))
+    nlp = predictor.nlp
     gold = list(DocBin().from_disk(tiny_corpus_dir / "dev.spacy").get_docs(nlp.vocab))
-    pred, seconds = predict(nlp, gold, batch_size=4)
+    pred = predictor.predict(gold, batch_size=4)
     evaluation = evaluate_docs(gold, pred)
     # Imperfect but not empty predictions, so the agreement means something.
     assert sum(c.predicted for c in evaluation.counts.values()) > 0
     assert 0.0 < evaluation.micro.f1 < 1.0
-    assert seconds > 0
     assert seqeval_gap(evaluation) <= 1e-9
     # spaCy's own scorer sees the same entities.
     examples = [Example(p, g) for p, g in zip(pred, gold)]
@@ -336,9 +336,9 @@ def test_report_cli_fails_clearly(tmp_path, make_model, make_data, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_report_script_exits_1_on_missing_model(tmp_path):
+def test_report_command_exits_1_on_missing_model(tmp_path):
     data = _unannotated_data(tmp_path / "data.spacy")
-    command = [sys.executable, str(ROOT / "scripts" / "report.py"), str(tmp_path / "nope"), str(data), str(tmp_path)]
+    command = [sys.executable, "-m", "spacy_bert_ner.cli", "report", str(tmp_path / "nope"), str(data), str(tmp_path)]
     result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Model not found" in result.stdout + result.stderr
@@ -376,3 +376,19 @@ def test_report_scores_a_baseline_folder_like_its_own_scorer(tiny_bert_dir, tiny
     assert report["model"]["pipeline"] == ["AutoModelForTokenClassification"]
     assert report["model"]["transformer"] == str(tiny_bert_dir)
     assert (out / "confusion.png").is_file() and (out / "examples.html").is_file()
+
+
+def test_report_without_the_evaluation_extra_says_which_to_install(tmp_path, monkeypatch):
+    """Checked before the model is loaded or anything predicted."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "seqeval" else find_spec(name, *a)
+    )
+    data = _unannotated_data(tmp_path / "data.spacy")
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), str(data), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "The report needs seqeval" in output and "spacy-bert-ner[evaluation]" in output
+    assert "Model not found" not in output

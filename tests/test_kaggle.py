@@ -447,6 +447,6 @@ def test_cli_convert_kaggle_strict_exits_1(tmp_path):
 
 def test_cli_convert_kaggle_bad_ratios_exit_1(tmp_path):
     path = write_csv(tmp_path / "ner.csv")
-    result = runner.invoke(app, ["convert-kaggle", str(path), str(tmp_path / "out"), "--train", "0.9"])
+    result = runner.invoke(app, ["convert-kaggle", str(path), str(tmp_path / "out"), "--ratios", "0.9", "0.2", "0"])
     assert result.exit_code == 1
     assert "split ratios must be non-negative and sum to 1" in output_of(result)

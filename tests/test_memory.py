@@ -1,4 +1,4 @@
-"""The malloc thresholds callback of the training configs (spacy_bert_ner/memory.py)."""
+"""The malloc thresholds callback of the training configs (spacy_bert_ner/pipeline/memory.py)."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.util import load_config, registry
 
-from spacy_bert_ner import memory
+from spacy_bert_ner.pipeline import memory
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 GLIBC = pytest.mark.skipif(memory._glibc_mallopt() is None, reason="needs glibc's mallopt")
@@ -18,7 +18,7 @@ GLIBC = pytest.mark.skipif(memory._glibc_mallopt() is None, reason="needs glibc'
 # set_malloc_thresholds(4 MB) has fixed it first (argv[1] == "fixed").
 MAPPED_20MB = """
 import ctypes, sys
-from spacy_bert_ner.memory import set_malloc_thresholds
+from spacy_bert_ner.pipeline.memory import set_malloc_thresholds
 
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 class Mallinfo2(ctypes.Structure):
@@ -89,7 +89,7 @@ def test_transformer_configs_set_the_thresholds(name):
 # the heap's top: the fragmentation a training run accumulates.
 TRIMMED_MB = """
 import os
-from spacy_bert_ner.memory import _glibc_malloc_trim, set_malloc_thresholds
+from spacy_bert_ner.pipeline.memory import _glibc_malloc_trim, set_malloc_thresholds
 
 def resident_mb():
     with open("/proc/self/statm") as statm:

@@ -1,6 +1,9 @@
-"""Smoke test of the whole project: the `all` workflow on the embedded default, then the wheel
-it builds installed into a fresh virtual environment and loaded with `spacy.load`, offline."""
+"""The project as users run it: project.yml as weasel reads it, the `all` workflow on the embedded
+default, the `conll` and `kaggle` workflows on small files of the real formats at the default asset
+paths (every step, package included), and the wheels they build installed into a fresh virtual
+environment and loaded offline from another directory, with and without the library beside them."""
 
+import gzip
 import json
 import os
 import shutil
@@ -8,64 +11,170 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Dict, List
 
 import pytest
 import srsly
+from weasel.util import load_project_config
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ["project.yml", "configs", "scripts", "spacy_bert_ner", "bench"]
-HEADS = ("aligned", "ner")  # `all` trains the default head (aligned); ner is trained after it
-PACKAGES = {head: f"en_bert_ner_sample_conll_{head}" for head in HEADS}
+PROJECT_FILES = ["project.yml", "configs", "scripts", "spacy_bert_ner"]
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-
-pytestmark = pytest.mark.slow
+RUN = [sys.executable, "-m", "spacy", "project", "run"]
+SHORT = ["--vars.max_steps", "60", "--vars.eval_frequency", "30", "--vars.transformer", "assets/models/tiny-bert"]
 
 
 def _run(cmd, cwd: Path, env=None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True
-    )
+    result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
+
+
+def copy_project(destination: Path) -> Path:
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, destination / name)
+    return destination
+
+
+# --- project.yml as weasel reads it ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [{}, {"vars.conll_train": "/data/my conll/train.txt", "vars.dataset": "conll"}])
+def test_every_dep_and_output_is_one_path(overrides):
+    """Each entry of deps/outputs is one path after weasel substitutes the variables (a list of
+    whole-variable entries in a row comes back from weasel as one comma-joined string)."""
+    config = load_project_config(ROOT, overrides=overrides)
+    values = {key.split(".", 1)[1]: value for key, value in overrides.items()}
+    variables = {**config["vars"], **values}
+    for command in config["commands"]:
+        for key in ("deps", "outputs", "outputs_no_cache"):
+            for entry in command.get(key, []):
+                assert ", " not in entry, (command["name"], key, entry)
+    convert = next(c for c in config["commands"] if c["name"] == "convert-conll")
+    for name in ("conll_train", "conll_dev", "conll_test"):
+        assert variables[name] in convert["deps"], (name, convert["deps"])
+
+
+def test_commands_run_the_package_cli():
+    """project.yml reaches everything through the one CLI, whose commands exist."""
+    from typer.main import get_command
+
+    from spacy_bert_ner.cli import app
+
+    cli = get_command(app)
+    config = load_project_config(ROOT)
+    for command in config["commands"]:
+        for line in command["script"]:
+            if line.startswith("python -m spacy_bert_ner.cli "):
+                words = line.split()[3:]
+                group = cli.commands[words[0]]
+                assert group is not None, line
+                if words[0] in ("baseline", "bench"):
+                    assert words[1] in group.commands, line
+
+
+def test_readme_commands_block_is_current(tmp_path):
+    """The README ends with weasel's generated block (`spacy project document`); it matches project.yml."""
+    copy = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", copy)
+    _run([sys.executable, "-m", "spacy", "project", "document", ROOT, "--output", copy], cwd=tmp_path)
+    assert copy.read_text(encoding="utf-8") == (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# --- the workflows through `spacy project run` ----------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory) -> Path:
     """A copy of the project after `spacy project run all`, the ner head's train, evaluate and
     package commands (shortened training), the baseline and the benchmark suite."""
-    project = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name)
-        else:
-            shutil.copy(source, project / name)
+    project = copy_project(tmp_path_factory.mktemp("project"))
     env = {**os.environ, **OFFLINE}
-    run = [sys.executable, "-m", "spacy", "project", "run"]
-    _run([*run, "all", ".", "--vars.max_steps", "150"], cwd=project, env=env)
+    _run([*RUN, "all", ".", "--vars.max_steps", "150"], cwd=project, env=env)
     for command in ("train", "evaluate", "package"):
-        _run([*run, command, ".", "--vars.max_steps", "150", "--vars.head", "ner"], cwd=project, env=env)
+        _run([*RUN, command, ".", "--vars.max_steps", "150", "--vars.head", "ner"], cwd=project, env=env)
     for command in ("baseline", "benchmark"):
-        _run([*run, command, ".", "--vars.baseline_steps", "150"], cwd=project, env=env)
+        _run([*RUN, command, ".", "--vars.baseline_steps", "150"], cwd=project, env=env)
     return project
 
 
+def place_real_format_assets(project: Path) -> Dict[str, Path]:
+    """The sample files (the real formats: CoNLL IOB1 with -DOCSTART-, the Kaggle cp1252 CSV with
+    CRLF and first-row sentence ids) at the project's default asset paths, the CSV gzipped as the
+    default `kaggle_csv` expects."""
+    samples = project / "assets" / "samples"
+    placed = {
+        "conll_train": project / "assets" / "conll2003" / "eng.train",
+        "conll_dev": project / "assets" / "conll2003" / "eng.testa",
+        "conll_test": project / "assets" / "conll2003" / "eng.testb",
+        "kaggle_csv": project / "assets" / "kaggle" / "ner_dataset.csv.gz",
+    }
+    for path in placed.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(samples / "conll_sample.train", placed["conll_train"])
+    shutil.copy(samples / "conll_sample.testa", placed["conll_dev"])
+    shutil.copy(samples / "conll_sample.testb", placed["conll_test"])
+    placed["kaggle_csv"].write_bytes(gzip.compress((samples / "kaggle_sample.csv").read_bytes()))
+    return placed
+
+
+@pytest.fixture(scope="module")
+def real_data_project(tmp_path_factory) -> Path:
+    """A fresh copy of the project where the README's `conll` and `kaggle` workflows ran, with the
+    data at the default asset paths and the tiny BERT as the transformer."""
+    project = copy_project(tmp_path_factory.mktemp("real_data_project"))
+    env = {**os.environ, **OFFLINE}
+    for command in ("make-samples", "make-tiny-bert"):
+        _run([*RUN, command, "."], cwd=project, env=env)
+    place_real_format_assets(project)
+    for dataset in ("conll", "kaggle"):
+        _run([*RUN, dataset, ".", "--vars.dataset", dataset, *SHORT], cwd=project, env=env)
+    return project
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["conll", "kaggle"])
+def test_real_data_workflow_runs_every_step(real_data_project: Path, dataset: str):
+    project = real_data_project
+    stats = srsly.read_json(project / "corpus" / dataset / "stats.json")
+    assert set(stats["splits"]) == {"train", "dev", "test"}
+    assert stats["rejected_sentences"] == 0
+    metrics = json.loads((project / "metrics" / f"{dataset}_aligned.json").read_text())
+    assert metrics["ents_f"] is not None
+    report = json.loads((project / "metrics" / f"{dataset}_aligned_report" / "report.json").read_text())
+    assert report["data"]["docs"] == stats["splits"]["test"]["docs"]
+    name = f"en_bert_ner_{dataset}_aligned"
+    assert len(list((project / "packages").glob(f"{name}-*/dist/{name}-*.whl"))) == 1
+    meta = json.loads(next((project / "packages").glob(f"{name}-*/meta.json")).read_text())
+    assert meta["sources"] and meta["license"] and meta["description"]
+    assert not any(req.startswith("spacy-bert-ner") for req in meta["requirements"])
+
+
+@pytest.mark.slow
 def test_baseline_and_benchmark_commands(project_dir: Path):
     report = json.loads((project_dir / "metrics" / "sample_conll_baseline_report" / "report.json").read_text())
     assert report["model"]["pipeline"] == ["AutoModelForTokenClassification"]
     assert report["entities"]["micro"]["f1"] > 0.5, report["entities"]["micro"]  # the recipe learns the samples
-    assert json.loads((project_dir / "training" / "sample_conll_baseline" / "metrics.json").read_text())["train"][
-        "steps"
-    ] <= 150
+    assert (
+        json.loads((project_dir / "training" / "sample_conll_baseline" / "metrics.json").read_text())["train"]["steps"]
+        <= 150
+    )
     benchmarks = (project_dir / "metrics" / "sample_conll_benchmarks.md").read_text()
     for title in ("Conversion speed", "Inference speed", "Inference scaling", "Training speed"):
         assert f"## {title}" in benchmarks
     assert "vs ceiling" in benchmarks and "vs HF pipeline" in benchmarks
 
 
+@pytest.mark.slow
 def test_all_workflow_converts_both_formats(project_dir: Path):
-    for dataset, labels in [("sample_kaggle", {"geo", "gpe", "org", "per", "tim"}),
-                            ("sample_conll", {"LOC", "MISC", "ORG", "PER"})]:
+    for dataset, labels in [
+        ("sample_kaggle", {"geo", "gpe", "org", "per", "tim"}),
+        ("sample_conll", {"LOC", "MISC", "ORG", "PER"}),
+    ]:
         stats = srsly.read_json(project_dir / "corpus" / dataset / "stats.json")
         assert set(stats["splits"]) == {"train", "dev", "test"}
         assert set(stats["total"]["entities_per_label"]) == labels
@@ -73,7 +182,8 @@ def test_all_workflow_converts_both_formats(project_dir: Path):
         assert sum(s["sentences"] for s in stats["splits"].values()) == stats["total"]["sentences"]
 
 
-@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.slow
+@pytest.mark.parametrize("head", ["aligned", "ner"])
 def test_workflow_learns_the_samples(project_dir: Path, head: str):
     # The templated samples are easy: a model that trained at all finds their entities.
     metrics = json.loads((project_dir / "metrics" / f"sample_conll_{head}.json").read_text())
@@ -81,36 +191,63 @@ def test_workflow_learns_the_samples(project_dir: Path, head: str):
     assert set(metrics["ents_per_type"]) == {"LOC", "MISC", "ORG", "PER"}
 
 
-def test_wheels_install_and_load_offline_in_fresh_venv(project_dir: Path, tmp_path: Path):
-    wheels = {}
-    for head, package in PACKAGES.items():
-        found = list((project_dir / "packages").glob(f"{package}-*/dist/{package}-*.whl"))
-        assert len(found) == 1, found
-        wheels[head] = found[0]
+# --- the wheels on their own ----------------------------------------------------------------
+
+LOAD_SCRIPT = """
+import json, sys, spacy
+nlp = spacy.load(sys.argv[1])
+doc = nlp('Angela Merkel met officials from the United Nations in Paris on Monday .')
+pipe = nlp.get_pipe(nlp.pipe_names[1])
+print(json.dumps({'pipes': nlp.pipe_names, 'ents': [(e.text, e.label_) for e in doc.ents],
+                  'confidence': [e._.get('confidence') if e.has_extension('confidence') else None
+                                 for e in doc.ents],
+                  'implementation': type(pipe).__module__}))
+"""
+
+
+def wheels(project: Path) -> Dict[str, Path]:
+    found = {}
+    for package in ("en_bert_ner_sample_conll_aligned", "en_bert_ner_sample_conll_ner"):
+        paths = list((project / "packages").glob(f"{package}-*/dist/{package}-*.whl"))
+        assert len(paths) == 1, paths
+        found[package] = paths[0]
+    return found
+
+
+def load_in(python: Path, package: str, cwd: Path) -> Dict:
+    # a bare environment: no project on the path, no network for the hub, no extra imports
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **OFFLINE}
+    result = _run([python, "-c", LOAD_SCRIPT, package], cwd=cwd, env=env)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_wheels_install_and_load_on_their_own_then_beside_the_library(project_dir: Path, tmp_path: Path):
+    built = wheels(project_dir)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip: List = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     _run([*pip, "torch==2.13.0"], cwd=tmp_path)  # first, so no CUDA build is pulled
-    # spacy package lists spacy-bert-ner (the aligned_ner factory's distribution) as a requirement
-    # of the aligned wheel; it is not on PyPI, so this repository provides it
-    _run([*pip, ROOT, *wheels.values(), "-c", ROOT / "requirements.txt"], cwd=tmp_path)
-    requires = _run([python, "-m", "pip", "show", PACKAGES["aligned"]], cwd=tmp_path).stdout
-    assert "spacy-bert-ner" in requires
-    script = (
-        "import json, sys, spacy\n"
-        "nlp = spacy.load(sys.argv[1])\n"
-        "doc = nlp('Angela Merkel met officials from the United Nations in Paris on Monday .')\n"
-        "print(json.dumps({'pipes': nlp.pipe_names, 'ents': [(e.text, e.label_) for e in doc.ents],\n"
-        "                  'confidence': [e._.get('confidence') if e.has_extension('confidence') else None\n"
-        "                                 for e in doc.ents]}))\n"
-    )
-    # a bare environment: no project on the path, no network for the hub, no extra imports
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **OFFLINE}
-    for head, package in PACKAGES.items():
-        result = _run([python, "-c", script, package], cwd=tmp_path, env=env)
-        loaded = json.loads(result.stdout.strip().splitlines()[-1])
-        assert loaded["pipes"] == ["transformer", "aligned_ner" if head == "aligned" else "ner", "doc_cleaner"]
+    # the wheels alone: their requirements come from the index (pinned as this repository pins them)
+    _run([*pip, *built.values(), "-c", ROOT / "requirements.txt"], cwd=tmp_path)
+    installed = _run([python, "-m", "pip", "list", "--format=json"], cwd=tmp_path).stdout
+    names = {item["name"].lower() for item in json.loads(installed)}
+    assert "spacy-bert-ner" not in names
+    assert not names & {"pandas", "matplotlib", "seqeval", "scikit-learn", "typer-slim"} - {"typer"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for package in built:
+        loaded = load_in(python, package, elsewhere)
+        head = "aligned_ner" if package.endswith("aligned") else "ner"
+        assert loaded["pipes"] == ["transformer", head, "doc_cleaner"]
         assert ("Angela Merkel", "PER") in [tuple(e) for e in loaded["ents"]], loaded
-        if head == "aligned":
+        if head == "aligned_ner":
             assert all(0.0 < c <= 1.0 for c in loaded["confidence"]), loaded
+            assert loaded["implementation"] == "en_bert_ner_sample_conll_aligned.aligned_ner"
+            alone = loaded
+    # the library installed as well: no duplicate registration, and its implementation is used
+    _run([*pip, "--no-deps", ROOT], cwd=tmp_path)
+    beside = load_in(python, "en_bert_ner_sample_conll_aligned", elsewhere)
+    assert beside["implementation"] == "spacy_bert_ner.pipeline.aligned_ner"
+    assert beside["ents"] == alone["ents"]

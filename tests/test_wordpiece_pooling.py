@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 from thinc.api import NumpyOps
 from thinc.types import Ragged
 
-from spacy_bert_ner.layers.wordpiece_pooling import POOLING_MODES, pool_aligned, wordpiece_pooler
+from spacy_bert_ner.pipeline.wordpiece_pooling import POOLING_MODES, pool_aligned, wordpiece_pooler
 
 OPS = NumpyOps()
 SPAN_LENGTH = 4  # two windows of 4 wordpieces: rows 0-3 and 4-7 of the flattened tensor

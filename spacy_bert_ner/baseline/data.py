@@ -17,22 +17,21 @@ import numpy
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from ..chunking import chunk_spans, sentence_starts
+from ..errors import InputError
+from ..pipeline.chunking import chunk_spans, sentence_starts
+from ..pipeline.decoding import OUTSIDE, doc_iob2_tags
 
-OUTSIDE = "O"
 # Example units: one sentence per example (the tutorial's), or one Doc cut into packed chunks.
 UNITS = ("sentence", "doc")
 # The label id cross-entropy ignores: subwords after the first, special tokens, padding.
 IGNORE_INDEX = -100
 
 
-class BaselineError(ValueError):
+class BaselineError(InputError):
     """Input the baseline cannot use; `str(err)` reads `path: problem`."""
 
     def __init__(self, path: Union[str, Path], problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(path, None, problem)
 
 
 @dataclass(frozen=True)
@@ -58,14 +57,9 @@ def read_docs(path: Union[str, Path], vocab: Optional[Vocab] = None) -> List[Doc
     return docs
 
 
-def doc_tags(doc: Doc) -> List[str]:
-    """IOB2 tags of the gold ents; tokens with missing annotation count as O."""
-    return [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ in ("B", "I") else OUTSIDE for t in doc]
-
-
 def label_list(docs: Sequence[Doc]) -> List[str]:
     """The tags seen in the training data, sorted, with O first (the tutorial's label list)."""
-    tags = {tag for doc in docs for tag in doc_tags(doc)}
+    tags = {tag for doc in docs for tag in doc_iob2_tags(doc)}
     return [OUTSIDE] + sorted(tags - {OUTSIDE})
 
 
@@ -129,7 +123,7 @@ def encode_chunks(
     """One unpadded feature dict per chunk (input_ids, attention_mask, ..., labels), ready for
     `DataCollatorForTokenClassification`."""
     encoding = tokenizer(chunk_words(docs, chunks), is_split_into_words=True, truncation=True, max_length=max_length)
-    all_tags = [doc_tags(doc) for doc in docs]
+    all_tags = [doc_iob2_tags(doc) for doc in docs]
     features = []
     for i, chunk in enumerate(chunks):
         feature = {key: values[i] for key, values in encoding.items()}

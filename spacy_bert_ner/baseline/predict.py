@@ -18,6 +18,7 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.training.iob_utils import biluo_tags_to_spans, iob_to_biluo
+from spacy.vocab import Vocab
 
 from .data import OUTSIDE, BaselineError, chunk_words, make_chunks, read_docs
 
@@ -228,3 +229,31 @@ def evaluate(
         output_path.parent.mkdir(parents=True, exist_ok=True)
         output_path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return metrics
+
+
+def is_baseline_model(model: Union[str, Path]) -> bool:
+    """A folder saved by the classic-recipe baseline (`spacy-bert-ner baseline train`)."""
+    return (Path(model) / SETTINGS_FILE).is_file()
+
+
+class BaselinePredictor:
+    """The classic recipe as the evaluation report's predictor (see evaluation/predictors.py)."""
+
+    def __init__(self, model_dir: Union[str, Path], gpu_id: int = -1) -> None:
+        device = f"cuda:{gpu_id}" if gpu_id >= 0 else "cpu"
+        self.model, self.tokenizer, self.settings = load_model(model_dir, device)
+        self.vocab = Vocab()
+        types = sorted({tag.split("-", 1)[1] for tag in self.settings.get("labels", []) if "-" in tag})
+        self.info = {
+            "path": str(model_dir),
+            "name": "classic recipe (AutoModelForTokenClassification)",
+            "version": None,
+            "spacy_version": None,
+            "pipeline": ["AutoModelForTokenClassification"],
+            "labels": {"token_classification": types},
+            "transformer": self.settings.get("model"),
+            "device": "gpu:" + str(gpu_id) if gpu_id >= 0 else "cpu",
+        }
+
+    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> List[Doc]:
+        return annotate_with(self.model, self.tokenizer, self.settings, gold_docs, batch_size=batch_size)

@@ -3,9 +3,10 @@
 from .conll import read_conll
 from .convert import convert_conll, convert_kaggle
 from .docs import DocBinBuilder, Document, Sentence, write_split
-from .errors import ConversionError
+from .errors import ConversionError, OutputError
 from .kaggle import read_kaggle
-from .report import ConversionReport
+from .output import check_corpus
+from .repairs import ConversionReport
 from .split import group, split_items
 from .tags import IOBDecoder, TagScheme, parse_tag
 
@@ -15,8 +16,10 @@ __all__ = [
     "DocBinBuilder",
     "Document",
     "IOBDecoder",
+    "OutputError",
     "Sentence",
     "TagScheme",
+    "check_corpus",
     "convert_conll",
     "convert_kaggle",
     "group",

@@ -1,8 +1,9 @@
 """CoNLL-2003 and similar column files: `word [POS [chunk ...]] tag`, blank line between sentences.
 
-Documents are delimited by `-DOCSTART-` lines in either form found in the wild
-(`-DOCSTART- -X- O O`, `-DOCSTART- -X- -X- O`); files without them are grouped into Docs of
-`n_sents` sentences. Tags may be IOB1 (CoNLL-2003) or IOB2, detected or given.
+Documents are delimited by `-DOCSTART-` lines in any form found in the wild
+(`-DOCSTART- -X- O O`, `-DOCSTART- -X- -X- O`, lowercased); files without them are grouped into
+Docs of `n_sents` sentences. Tags may be IOB1 (CoNLL-2003) or IOB2, detected or given. Lines end
+in LF, CRLF or CR; columns are separated by spaces or tabs, nothing else.
 """
 
 import re
@@ -11,23 +12,24 @@ from typing import List, Optional
 
 from .docs import Document
 from .errors import ConversionError
-from .reader import SentenceReader
-from .report import ConversionReport
-from .source import read_text
+from .repairs import ConversionReport
+from .sentence_reader import SentenceReader
+from .source import control_problem, read_text, split_lines
 from .split import group
 from .tags import IOBDecoder, TagScheme
 
 DOCSTART = "-DOCSTART-"
 EMPTY_DOCUMENT = "-DOCSTART- with no sentences before the next one; no Doc made"
-ASCII_WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
+COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
 
-def split_columns(raw: str) -> List[str]:
-    """Columns split at ASCII whitespace only: `str.split()` would also cut a word at a
-    no-break space or at U+0085 (what latin-1 makes of cp1252's ellipsis)."""
-    if raw.isascii():
+def split_columns(raw: str, plain: bool = True) -> List[str]:
+    """Columns split at spaces and tabs only: `str.split()` would also cut a word at a no-break
+    space, at U+0085 (what latin-1 makes of cp1252's ellipsis) or at the \\x1c-\\x1f control
+    separators, so it serves only ASCII lines of a `plain` file (one without control characters)."""
+    if plain and raw.isascii():
         return raw.split()
-    return [field for field in ASCII_WHITESPACE.split(raw) if field]
+    return [field for field in COLUMN_SEPARATOR.split(raw) if field]
 
 
 def read_conll(
@@ -47,7 +49,9 @@ def read_conll(
     and line; with `skip_bad_sentences` its sentence is rejected and recorded in `report`.
     """
     report = report if report is not None else ConversionReport()
-    text, name = read_text(Path(path), encoding)
+    text, name, used = read_text(Path(path), encoding)
+    report.encodings[name] = used
+    plain = control_problem(text) is None
     decoder = IOBDecoder(name, scheme)
     documents: List[Document] = []
     document: Document = []
@@ -68,13 +72,19 @@ def read_conll(
             report.repair(EMPTY_DOCUMENT, name, at_line)
         document = []
 
-    lines = text.split("\n")
+    lines = split_lines(text)
     for line, raw in enumerate(lines, start=1):
-        fields = split_columns(raw)
+        fields = split_columns(raw, plain)
+        problem = None if plain else control_problem(raw)
+        if problem is not None:  # a token line, never a separator: its sentence fails
+            if reader.current is None:
+                reader.start(line, has_tags=n_columns is not None and n_columns >= 3)
+            reader.bad_row(ConversionError(name, line, problem), raw.strip(" \t"))
+            continue
         if not fields:
             end_sentence()
             continue
-        if fields[0] == DOCSTART:
+        if fields[0] == DOCSTART or (len(fields[0]) == len(DOCSTART) and fields[0].upper() == DOCSTART):
             end_sentence()
             if has_docstart or document:
                 end_document(line)
@@ -95,7 +105,10 @@ def read_conll(
                     line,
                     f"expected {n_columns} columns like the first token line, found {len(fields)}: {raw.strip()!r}",
                 )
-            reader.add(fields[0], fields[-1], fields[1] if n_columns >= 3 else None, line)
+            word = fields[0]
+            if not raw.isascii() and (word[0].isspace() or word[-1].isspace()):
+                word = reader.clean_word(word, line)
+            reader.add(word, fields[-1], fields[1] if n_columns >= 3 else None, line)
         except ConversionError as err:
             reader.bad_row(err, fields[0])
     end_sentence()

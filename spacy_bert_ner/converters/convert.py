@@ -1,18 +1,17 @@
-"""Whole conversions: source files in, `{train,dev,test}.spacy` and `stats.json` out."""
+"""Whole conversions: source files in, `{train,dev,test}.spacy` and `stats.json` out, published
+together (see output.py) and only after the counts add up."""
 
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-import srsly
-
 from .conll import read_conll
-from .docs import Document, SplitStats, write_split
+from .docs import Document, SplitStats, build_split, count_stored
+from .errors import ConversionError
 from .kaggle import read_kaggle
-from .report import ConversionReport
-from .split import SPLIT_NAMES, group, split_items
+from .output import check_output_dir, file_entry, publish
+from .repairs import ConversionReport
+from .split import SPLIT_NAMES, check_ratios, group, split_items
 from .tags import TagScheme
-
-STATS_FILE = "stats.json"
 
 
 def convert_kaggle(
@@ -22,7 +21,7 @@ def convert_kaggle(
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     n_sents: int = 10,
-    encoding: str = "cp1252",
+    encoding: Optional[str] = None,
     scheme: TagScheme = TagScheme.iob2,
     skip_bad_sentences: bool = False,
     strict: bool = False,
@@ -32,7 +31,11 @@ def convert_kaggle(
     The split unit is a block of `n_sents` consecutive sentences, which also becomes one Doc:
     the file has no document ids, but consecutive sentences mostly come from one GMB document,
     so blocks leak less context across splits than single sentences and give the encoder context.
+    `encoding` None detects UTF-8, else reads cp1252 (the published file's).
     """
+    check_ratios(ratios)
+    _check_n_sents(n_sents)
+    check_output_dir(output_dir)
     report = ConversionReport()
     sentences = read_kaggle(
         input_path,
@@ -47,7 +50,7 @@ def convert_kaggle(
         "ratios": list(ratios),
         "seed": seed,
         "n_sents": n_sents,
-        "encoding": encoding,
+        "encoding": encoding or "auto",
         "scheme": TagScheme(scheme).value,
         "skip_bad_sentences": skip_bad_sentences,
         "strict": strict,
@@ -60,12 +63,18 @@ def convert_conll(
     output_dir: Path,
     *,
     n_sents: int = 10,
-    encoding: str = "utf-8",
+    encoding: Optional[str] = "utf-8",
     scheme: TagScheme = TagScheme.auto,
     skip_bad_sentences: bool = False,
     strict: bool = False,
 ) -> Dict[str, Any]:
-    """Convert one column file per split (e.g. {"train": eng.train, "dev": eng.testa}); None skips a split."""
+    """Convert one column file per split (e.g. {"train": eng.train, "dev": eng.testa}); None skips a
+    split. The output directory then holds those splits only: earlier runs' other splits go."""
+    unknown = [split for split in inputs if split not in SPLIT_NAMES]
+    if unknown:
+        raise ValueError(f"unknown split(s) {unknown}: expected some of {list(SPLIT_NAMES)}")
+    _check_n_sents(n_sents)
+    check_output_dir(output_dir)
     report = ConversionReport()
     splits = {
         split: read_conll(
@@ -82,13 +91,18 @@ def convert_conll(
     }
     options = {
         "n_sents": n_sents,
-        "encoding": encoding,
+        "encoding": encoding or "auto",
         "scheme": TagScheme(scheme).value,
         "skip_bad_sentences": skip_bad_sentences,
         "strict": strict,
     }
     sources = [str(p) for p in inputs.values() if p is not None]
     return _write(splits, output_dir, "conll", sources, options, report)
+
+
+def _check_n_sents(n_sents: int) -> None:
+    if n_sents < 1:
+        raise ValueError(f"n_sents (sentences per Doc) must be at least 1, got {n_sents}")
 
 
 def _write(
@@ -99,11 +113,24 @@ def _write(
     options: Dict[str, Any],
     report: ConversionReport,
 ) -> Dict[str, Any]:
-    output_dir = Path(output_dir)
-    per_split = {split: write_split(docs, output_dir / f"{split}.spacy") for split, docs in splits.items()}
+    files: Dict[str, bytes] = {}
+    per_split: Dict[str, SplitStats] = {}
     total = SplitStats()
-    for stats in per_split.values():
-        total.merge(stats)
+    stored = [0, 0]  # sentences, tokens, as the DocBins hold them
+    for split, docs in splits.items():
+        docbin, per_split[split] = build_split(docs)
+        files[f"{split}.spacy"] = docbin.to_bytes()
+        total.merge(per_split[split])
+        stored = [a + b for a, b in zip(stored, count_stored(docbin))]
+    rejected = [len(report.rejections), sum(r.tokens for r in report.rejections)]
+    read = [report.sentences_read, report.tokens_read]
+    if read != [stored[0] + rejected[0], stored[1] + rejected[1]] or stored != [total.sentences, total.tokens]:
+        raise ConversionError(
+            output_dir,
+            None,
+            f"{read[0]} sentences ({read[1]} tokens) read, but {stored[0]} ({stored[1]}) written + "
+            f"{rejected[0]} ({rejected[1]}) rejected: a conversion bug lost or made up data; nothing was written",
+        )
     summary = {
         "format": source_format,
         "sources": sources,
@@ -111,6 +138,7 @@ def _write(
         "splits": {split: stats.to_dict() for split, stats in per_split.items()},
         "total": total.to_dict(),
         **report.to_dict(),
+        "files": {name: file_entry(data) for name, data in files.items()},
     }
-    srsly.write_json(output_dir / STATS_FILE, summary)
+    publish(output_dir, files, summary)
     return summary

@@ -3,7 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import ENT_IOB, ENT_TYPE, ORTH, SENT_START, TAG
@@ -119,13 +119,27 @@ class SplitStats:
         }
 
 
-def write_split(documents: Sequence[Document], path: Path) -> SplitStats:
-    """Write documents to one `.spacy` file and return what went in."""
+def build_split(documents: Sequence[Document]) -> Tuple[DocBin, SplitStats]:
+    """The DocBin of one split and what went in."""
     builder = DocBinBuilder()
     stats = SplitStats()
     for document in documents:
         stats.add(document)
         builder.add(document)
+    return builder.docbin, stats
+
+
+def count_stored(docbin: DocBin) -> Tuple[int, int]:
+    """(sentences, tokens) as stored in the DocBin's arrays: counted apart from SplitStats, so
+    that `read = written + rejected` checks what is written, not what was meant to be."""
+    column = docbin.attrs.index(SENT_START)
+    sentences = sum(int((array[:, column] == 1).sum()) for array in docbin.tokens)
+    return sentences, sum(len(array) for array in docbin.tokens)
+
+
+def write_split(documents: Sequence[Document], path: Path) -> SplitStats:
+    """Write documents to one `.spacy` file and return what went in."""
+    docbin, stats = build_split(documents)
     path.parent.mkdir(parents=True, exist_ok=True)
-    builder.docbin.to_disk(path)
+    docbin.to_disk(path)
     return stats

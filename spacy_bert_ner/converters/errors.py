@@ -1,15 +1,18 @@
-"""The one user-facing error of the converters: it always names the file, the line and the problem."""
+"""The converters' errors: InputErrors that always name the file, the line and the problem."""
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
+
+from ..errors import InputError
 
 
-class ConversionError(ValueError):
+class ConversionError(InputError):
     """Input that cannot be converted; `str(err)` reads `path:line: problem`."""
 
-    def __init__(self, path: Union[str, Path], line: Optional[int], problem: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {problem}")
+
+class OutputError(ConversionError):
+    """A corpus that could not be written (full disk, no permission, a concurrent run); the
+    output directory is left as it was. `str(err)` reads `path: problem`."""
+
+    def __init__(self, path: Union[str, Path], problem: str) -> None:
+        super().__init__(path, None, problem)

@@ -10,10 +10,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from ..pipeline.decoding import OUTSIDE
 from .errors import ConversionError
-from .report import MAX_EXAMPLES, ConversionReport
+from .repairs import MAX_EXAMPLES, ConversionReport
 
-OUTSIDE = "O"
 I_START = "I- tag starts an entity (after O or another type); read as B-"
 B_START_IOB1 = "B- tag starts an entity that does not follow one of its type (not IOB1)"
 

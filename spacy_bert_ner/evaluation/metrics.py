@@ -2,7 +2,7 @@
 
 Everything here works on plain data, one item per document: entity spans as
 ``(start_token, end_token, label)`` sets and IOB2 tag lists. ``doc_spans`` and
-``iob2_tags`` turn Docs into that, so the same functions score hand-made cases in
+``doc_iob2_tags`` turn Docs into that, so the same functions score hand-made cases in
 the tests and a pipeline's predictions in the report.
 
 Matching is strict, as in CoNLL and seqeval's ``mode="strict"``: a predicted entity
@@ -16,10 +16,11 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from spacy.tokens import Doc
 
+from ..pipeline.decoding import OUTSIDE, doc_iob2_tags
+
 EntSpan = Tuple[int, int, str]
 """An entity as (first token, end token exclusive, label)."""
 
-OUTSIDE = "O"
 MISSED = "missed"
 SPURIOUS = "spurious"
 SEQEVAL_TOLERANCE = 1e-9
@@ -27,16 +28,6 @@ SEQEVAL_TOLERANCE = 1e-9
 
 def doc_spans(doc: Doc) -> Set[EntSpan]:
     return {(ent.start, ent.end, ent.label_) for ent in doc.ents}
-
-
-def iob2_tags(doc: Doc) -> List[str]:
-    """IOB2 tag per token, type included (B-X, I-X or O).
-
-    spaCy's ent_iob is IOB2 already: every entity starts with B, so adjacent
-    entities of one type stay two entities. Tokens with missing annotation
-    (ent_iob 0) count as O.
-    """
-    return [f"{token.ent_iob_}-{token.ent_type_}" if token.ent_iob_ in ("B", "I") else OUTSIDE for token in doc]
 
 
 @dataclass(frozen=True)
@@ -343,8 +334,8 @@ def evaluate_docs(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc]) -> Evaluat
     return evaluate(
         [doc_spans(doc) for doc in gold_docs],
         [doc_spans(doc) for doc in pred_docs],
-        [iob2_tags(doc) for doc in gold_docs],
-        [iob2_tags(doc) for doc in pred_docs],
+        [doc_iob2_tags(doc) for doc in gold_docs],
+        [doc_iob2_tags(doc) for doc in pred_docs],
     )
 
 

@@ -1,0 +1,140 @@
+"""Inference speed of trained pipelines on a fixed `.spacy` file: words/sec and peak RSS.
+
+Each pipeline runs in its own process (so peak RSS is its own), over the gold tokens of the
+file (one Doc per stored Doc, no re-tokenization), after one warm-up batch; best of
+`--repeats`. Batch size and process count are printed with the figures. Nothing is asserted.
+
+Two reference rows put the figures in context, and each pipeline is shown as a multiple of them:
+- `--encoder DIR`, the ceiling: a bare forward pass of that encoder (AutoModel, no head) over the
+  same Docs in the same batches, split into length-sorted sub-batches and strided windows the
+  way spacy-transformers does, with the first transformer pipeline's own settings (window,
+  stride, max_batch_items, and length buckets where its transformer runs in them; 128 tokens
+  every 96, 4096 and one call a sub-batch if none has them), tokenization included. Goal: the
+  pipelines at >= 0.8x of it.
+- `--hf-model DIR`: transformers' `pipeline("token-classification")` (aggregation "first",
+  stride 64 for long texts) with a token-classification model of the same encoder, e.g. the
+  classic-recipe baseline (training/<dataset>_baseline/model-best), on the same texts.
+  Goal: the pipelines at >= 1.5x of it.
+
+spacy-bert-ner bench inference training/conll_aligned/model-best --data corpus/conll/dev.spacy \
+    --encoder assets/models/minilm --hf-model training/conll_baseline/model-best
+"""
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import typer
+from wasabi import msg
+
+from .common import Section, machine, run_and_show, run_worker, words_per_sec
+
+CEILING_GOAL, HF_GOAL = 0.8, 1.5
+
+
+def inference_section(
+    models: List[Path],
+    data: Path,
+    batch_size: int = 32,
+    n_process: int = 1,
+    repeats: int = 2,
+    encoder: Optional[Path] = None,
+    hf_model: Optional[Path] = None,
+    limit: int = 0,
+) -> Section:
+    """Measure each pipeline and the reference rows; one table row each."""
+    runs = [(str(model), "pipeline", {"n_process": n_process}) for model in models]
+    if encoder is not None:
+        runs.append((str(encoder), "encoder", {}))
+    if hf_model is not None:
+        runs.append((str(hf_model), "hf_pipeline", {}))
+    results: List[Tuple[str, str, int, Dict[str, Any]]] = []
+    for model, worker, extra in runs:
+        if worker == "encoder":
+            extra = next(filter(None, (_window_settings(r) for _, _, _, r in results)), {})
+        msg.text(f"Inference: {model} ({worker}{f', {extra}' if extra else ''}) ...")
+        figures = run_worker(
+            worker, model=model, data=str(data), batch_size=batch_size, repeats=repeats, limit=limit, **extra
+        )
+        results.append((model, worker, extra.get("n_process", 1), figures))
+    reference = {worker: figures["words_per_sec"] for _, worker, _, figures in results if worker != "pipeline"}
+
+    def ratio(speed: float, worker: str, ref: str) -> str:
+        return f"{speed / reference[ref]:.2f}x" if ref in reference and worker == "pipeline" else ""
+
+    header = ["pipeline", "pipes", "docs", "words", "batch", "procs", "best (s)", "words/sec"]
+    header += ["vs ceiling"] if "encoder" in reference else []
+    header += ["vs HF pipeline"] if "hf_pipeline" in reference else []
+    header += ["peak RSS (MB)"]
+    rows = []
+    for model, worker, procs, r in results:
+        row = [model, "+".join(r["pipes"]), r["docs"], r["words"], batch_size, procs, f"{r['seconds']:.2f}"]
+        row.append(words_per_sec(r["words_per_sec"]))
+        row += [ratio(r["words_per_sec"], worker, "encoder")] if "encoder" in reference else []
+        row += [ratio(r["words_per_sec"], worker, "hf_pipeline")] if "hf_pipeline" in reference else []
+        row.append(f"{r['peak_rss_mb']:,.0f}")
+        rows.append(row)
+    notes = [
+        f"{machine()}; data {data}{f' (first {limit} Docs)' if limit else ''}; best of {repeats}; "
+        f"goals: >= {CEILING_GOAL}x the bare-encoder ceiling, >= {HF_GOAL}x the transformers pipeline."
+    ]
+    ceiling = next((figures for _, worker, _, figures in results if worker == "encoder"), None)
+    if ceiling is not None:
+        buckets = ceiling.get("bucket_overhead")
+        notes.append(
+            f"Ceiling: strided windows of {ceiling['window']} tokens every {ceiling['stride']}, "
+            f"sub-batches of at most {ceiling['max_batch_items']} padded tokens"
+            + (f", in length buckets (overhead {buckets} wordpieces)" if buckets is not None else ", one call each")
+            + (", in bfloat16 (torch.autocast on the CPU)." if ceiling.get("cpu_bfloat16") else ", in float32.")
+        )
+    return Section("Inference speed", header, rows, notes)
+
+
+def processes_section(model: Path, data: Path, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> Section:
+    """`nlp.pipe` words/sec of one pipeline with 1 and 2 processes (n_process), same data and batch."""
+    rows = []
+    for n_process in (1, 2):
+        msg.text(f"Processes: {model} with n_process={n_process} ...")
+        r = run_worker(
+            "pipeline",
+            model=str(model),
+            data=str(data),
+            batch_size=batch_size,
+            repeats=repeats,
+            limit=limit,
+            n_process=n_process,
+        )
+        rows.append(
+            [str(model), n_process, r["docs"], r["words"], f"{r['seconds']:.2f}", words_per_sec(r["words_per_sec"])]
+        )
+    speedup = float(rows[1][-1].replace(",", "")) / float(rows[0][-1].replace(",", ""))
+    notes = [
+        f"{machine()}; data {data}{f' (first {limit} Docs)' if limit else ''}; batch size {batch_size}; best of "
+        f"{repeats}; 2 processes give {speedup:.2f}x the words/sec of 1 (each worker runs torch on one thread)."
+    ]
+    return Section(
+        "Processes (n_process)", ["pipeline", "n_process", "docs", "words", "best (s)", "words/sec"], rows, notes
+    )
+
+
+def _window_settings(figures: Dict[str, Any]) -> Dict[str, Any]:
+    keys = ("window", "stride", "max_batch_items", "bucket_overhead", "cpu_bfloat16")
+    return {key: figures[key] for key in keys if key in figures}
+
+
+def main(
+    models: List[Path] = typer.Argument(..., help="Trained pipeline folders (or installed package names)"),
+    data: Path = typer.Option(..., help="A .spacy file to run on"),
+    batch_size: int = typer.Option(32, help="nlp.pipe batch size"),
+    n_process: int = typer.Option(1, help="nlp.pipe processes"),
+    repeats: int = typer.Option(2, help="Timed passes; the best is reported"),
+    limit: int = typer.Option(0, help="Use only the first N Docs of the file (0: all)"),
+    output: Optional[Path] = typer.Option(None, help="Also write the table as Markdown here"),
+    encoder: Optional[Path] = typer.Option(None, help="Encoder folder for the bare forward-pass ceiling row"),
+    hf_model: Optional[Path] = typer.Option(None, help="Token-classification model for the transformers pipeline row"),
+) -> None:
+    """Words/sec and peak RSS of each pipeline on the same file, batch size and process count."""
+    if not data.exists():
+        msg.fail(f"Data file not found: {data}", exits=1)
+    run_and_show(
+        lambda: inference_section(models, data, batch_size, n_process, repeats, encoder, hf_model, limit), output
+    )

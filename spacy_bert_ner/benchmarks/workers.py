@@ -1,0 +1,228 @@
+"""Measurements that run in a process of their own, so that each peak RSS is its own.
+
+    spacy-bert-ner bench workers NAME '{"json": "kwargs"}'
+
+prints one JSON line: the figures of worker NAME. The benchmark scripts start these through
+`common.run_worker`; nothing here asserts anything.
+"""
+
+import json
+import sys
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+from spacy_bert_ner.baseline.predict import peak_rss_mb
+
+from .common import best_of
+
+
+def _words(data: str, limit: int = 0) -> List[List[str]]:
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    docs = list(DocBin().from_disk(data).get_docs(Vocab()))
+    return [[t.text for t in doc] for doc in (docs[:limit] if limit else docs)]
+
+
+def _result(n_docs: int, n_words: int, times: List[float], pipes: List[str], **extra: Any) -> Dict[str, Any]:
+    best = min(times)
+    return {
+        "docs": n_docs,
+        "words": n_words,
+        "seconds": best,
+        "times": times,
+        "words_per_sec": n_words / best,
+        "peak_rss_mb": peak_rss_mb(),
+        "pipes": pipes,
+        **extra,
+    }
+
+
+def pipeline(
+    model: str, data: str, batch_size: int = 32, n_process: int = 1, repeats: int = 2, limit: int = 0, copies: int = 1
+) -> Dict[str, Any]:
+    """Words/sec of `nlp.pipe` over the gold tokens of `data` (its first `limit` Docs, `copies`
+    times over), streamed: Docs are made as the pipeline asks for them and dropped after."""
+    import spacy
+    from spacy.tokens import Doc
+
+    nlp = spacy.load(model)
+    words = _words(data, limit)
+
+    def stream() -> Iterator[Doc]:
+        for _ in range(copies):
+            for doc_words in words:
+                yield Doc(nlp.vocab, words=doc_words)
+
+    list(nlp.pipe((Doc(nlp.vocab, words=w) for w in words[:batch_size]), batch_size=batch_size))  # warm-up
+
+    def run() -> None:
+        for _ in nlp.pipe(stream(), batch_size=batch_size, n_process=n_process):
+            pass
+
+    _, times, _ = best_of(repeats, run)
+    return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names, **_windows(nlp))
+
+
+def _windows(nlp: Any) -> Dict[str, Any]:
+    """The transformer's strided-window, sub-batch, length-bucket and bfloat16 settings, for the
+    ceiling to copy ({} without one)."""
+    if "transformer" not in nlp.pipe_names:
+        return {}
+    component = nlp.config["components"]["transformer"]
+    get_spans = component["model"].get("get_spans", {})
+    if not str(get_spans.get("@span_getters", "")).startswith("spacy-transformers.strided_spans"):
+        return {}
+    settings = {"window": get_spans["window"], "stride": get_spans["stride"]}
+    settings["max_batch_items"] = component.get("max_batch_items", 4096)
+    if component["model"]["@architectures"] == "spacy_bert_ner.TransformerModel.v1":
+        settings["bucket_overhead"] = component["model"]["bucket_overhead"]
+        settings["cpu_bfloat16"] = bool(component["model"].get("cpu_bfloat16", False))
+    return settings
+
+
+def encoder(
+    model: str,
+    data: str,
+    batch_size: int = 32,
+    repeats: int = 2,
+    window: int = 128,
+    stride: int = 96,
+    max_batch_items: int = 4096,
+    bucket_overhead: Optional[int] = None,
+    cpu_bfloat16: bool = False,
+    limit: int = 0,
+) -> Dict[str, Any]:
+    """The ceiling: a bare forward pass of the encoder (AutoModel, no head) over the same Docs
+    as the pipelines, batched the way spacy-transformers batches them: `batch_size` Docs at a
+    time, split into length-sorted sub-batches of at most `max_batch_items` padded tokens, each
+    Doc cut into strided windows of `window` tokens every `stride`; tokenization included. With
+    `bucket_overhead`, each sub-batch's windows run in length buckets, as in this package's
+    spacy_bert_ner.TransformerModel.v1; with `cpu_bfloat16`, under torch.autocast("cpu", bfloat16)
+    where the CPU has it natively, as that architecture does."""
+    import torch
+    from spacy_transformers.util import batch_by_length
+    from transformers import AutoModel, AutoTokenizer
+
+    from ..pipeline.cpu_bfloat16 import cpu_has_bfloat16
+    from ..pipeline.length_buckets import length_buckets
+
+    tokenizer = AutoTokenizer.from_pretrained(model, use_fast=True)
+    bare = AutoModel.from_pretrained(model).eval()
+    docs = _words(data, limit)
+
+    def windows(words: Sequence[str]) -> List[Sequence[str]]:
+        spans, start = [], 0
+        while start < len(words):
+            spans.append(words[start : start + window])
+            if start + window >= len(words):
+                break
+            start += stride
+        return spans
+
+    in_bfloat16 = cpu_bfloat16 and cpu_has_bfloat16()
+
+    @torch.no_grad()
+    @torch.autocast("cpu", dtype=torch.bfloat16, enabled=in_bfloat16)
+    def forward(batch: List[List[str]]) -> None:
+        for indices in batch_by_length(batch, max_batch_items):
+            spans = [span for i in indices for span in windows(batch[i])]
+            if not spans:
+                continue
+            encoded = tokenizer(spans, is_split_into_words=True, truncation=True, max_length=512)
+            lengths = [len(ids) for ids in encoded["input_ids"]]
+            buckets = [range(len(spans))] if bucket_overhead is None else length_buckets(lengths, bucket_overhead)
+            for bucket in buckets:
+                inputs = tokenizer.pad({key: [values[i] for i in bucket] for key, values in encoded.items()})
+                bare(**inputs.convert_to_tensors("pt"))
+
+    forward(docs[:batch_size])  # warm-up
+
+    def run() -> None:
+        for i in range(0, len(docs), batch_size):
+            forward(docs[i : i + batch_size])
+
+    _, times, _ = best_of(repeats, run)
+    settings = dict(
+        window=window,
+        stride=stride,
+        max_batch_items=max_batch_items,
+        bucket_overhead=bucket_overhead,
+        cpu_bfloat16=in_bfloat16,
+    )
+    return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"], **settings)
+
+
+def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> Dict[str, Any]:
+    """transformers' `pipeline("token-classification")` (aggregation "first", stride 64 for long
+    texts) over the same texts, joined with spaces."""
+    from transformers import pipeline as hf_pipeline_factory
+
+    texts = [" ".join(words) for words in _words(data, limit)]
+    tagger = hf_pipeline_factory(
+        "token-classification", model=model, aggregation_strategy="first", stride=64, device=-1
+    )
+    tagger(texts[:batch_size], batch_size=batch_size)  # warm-up
+    _, times, _ = best_of(repeats, lambda: tagger(texts, batch_size=batch_size))
+    n_words = sum(len(text.split(" ")) for text in texts)
+    return _result(len(texts), n_words, times, ["transformers token-classification pipeline"])
+
+
+def training(config: str, overrides: Dict[str, Any], steps: int = 30, warmup: int = 3) -> Dict[str, Any]:
+    """Training words/sec of a config: spaCy's own training loop (`train_while_improving`, the
+    config's batcher, optimizer, dropout and gradient accumulation) for `warmup` + `steps` updates,
+    timed over the last `steps` (no evaluation). Peak RSS covers initialization and training."""
+    from spacy.schemas import ConfigSchemaTraining
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import create_train_batches, train_while_improving
+    from spacy.util import load_config, registry, resolve_dot_names
+
+    config_obj = load_config(config, overrides=overrides, interpolate=False)
+    nlp = init_nlp(config_obj)
+    resolved = nlp.config.interpolate()
+    settings = registry.resolve(resolved["training"], schema=ConfigSchemaTraining)
+    (train_corpus,) = resolve_dot_names(resolved, [settings["train_corpus"]])
+    batches = create_train_batches(nlp, train_corpus, settings["batcher"], settings["max_epochs"])
+    loop = train_while_improving(
+        nlp,
+        settings["optimizer"],
+        batches,
+        lambda: (0.0, {}),
+        dropout=settings["dropout"],
+        eval_frequency=10**9,
+        accumulate_gradient=settings["accumulate_gradient"],
+        patience=0,
+        max_steps=warmup + steps,
+        exclude=settings["frozen_components"],
+        annotating_components=settings["annotating_components"],
+        before_update=None,
+    )
+    start, start_words, info = 0.0, 0, {"words": 0}
+    for _, info, _ in loop:
+        if info["step"] == warmup - 1:
+            start, start_words = time.perf_counter(), info["words"]
+        if info["step"] == warmup + steps - 1:
+            break
+    seconds = time.perf_counter() - start
+    words = info["words"] - start_words
+    return {
+        "steps": steps,
+        "words": words,
+        "seconds": seconds,
+        "words_per_sec": words / seconds,
+        "seconds_per_step": seconds / steps,
+        "peak_rss_mb": peak_rss_mb(),
+        "pipes": nlp.pipe_names,
+    }
+
+
+WORKERS: Dict[str, Callable[..., Dict[str, Any]]] = {
+    "pipeline": pipeline,
+    "encoder": encoder,
+    "hf_pipeline": hf_pipeline,
+    "training": training,
+}
+
+if __name__ == "__main__":
+    name, kwargs = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps(WORKERS[name](**kwargs)))

@@ -1,0 +1,84 @@
+"""What the report scores: a predictor that tags the gold tokens of a corpus.
+
+The report knows nothing of how a system is loaded or run; it asks a `Predictor` for its
+vocab, a description (`info`), and predicted Docs on exactly the gold tokens. `SpacyPredictor`
+runs a spaCy pipeline; the classic-recipe baseline brings its own (baseline/predict.py).
+"""
+
+from pathlib import Path
+from typing import Any, Dict, List, Protocol, Sequence
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+
+class ReportError(ValueError):
+    """A user-facing failure: a missing or unreadable model or data file, data without entities."""
+
+
+class Predictor(Protocol):
+    """Predicts entities on Docs of given tokens."""
+
+    vocab: Vocab
+    info: Dict[str, Any]  # path, name, version, spacy_version, pipeline, labels, device (+ transformer)
+
+    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> List[Doc]:
+        """Docs of exactly the gold tokens, with predicted `doc.ents`."""
+        ...
+
+
+class SpacyPredictor:
+    """A spaCy pipeline (folder or installed package) run with `nlp.pipe` on the gold tokens."""
+
+    def __init__(self, model: str, gpu_id: int = -1) -> None:
+        use_device(gpu_id)
+        self.nlp = load_pipeline(model)
+        self.vocab = self.nlp.vocab
+        self.info = {**pipeline_info(self.nlp, model), "device": f"gpu:{gpu_id}" if gpu_id >= 0 else "cpu"}
+
+    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> List[Doc]:
+        # The corpora keep gold tokenization; re-tokenizing the text could split or merge tokens.
+        inputs = [
+            Doc(self.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
+            for gold in gold_docs
+        ]
+        return list(self.nlp.pipe(inputs, batch_size=batch_size))
+
+
+def use_device(gpu_id: int) -> None:
+    """Select the GPU before the model loads, so its weights go there (as `spacy evaluate --gpu-id`)."""
+    if gpu_id < 0:
+        return
+    try:
+        spacy.require_gpu(gpu_id)
+    except ValueError as err:
+        raise ReportError(f"Cannot use GPU {gpu_id}: {err}") from err
+
+
+def load_pipeline(model: str) -> Language:
+    """A pipeline folder or an installed pipeline package, as `spacy.load` takes it."""
+    if not Path(model).exists() and not spacy.util.is_package(model):
+        raise ReportError(f"Model not found: {model} is neither a folder nor an installed pipeline package")
+    try:
+        return spacy.load(model)
+    except (OSError, ValueError, KeyError) as err:
+        raise ReportError(f"Could not load the pipeline {model}: {err}") from err
+
+
+def pipeline_info(nlp: Language, model: str) -> Dict[str, Any]:
+    meta = nlp.meta
+    info = {
+        "path": str(model),
+        "name": f"{meta.get('lang', nlp.lang)}_{meta.get('name', 'pipeline')}",
+        "version": meta.get("version"),
+        "spacy_version": meta.get("spacy_version"),
+        "pipeline": list(nlp.pipe_names),
+        "labels": {name: list(getattr(pipe, "labels", [])) for name, pipe in nlp.pipeline},
+    }
+    config = nlp.config.interpolate()  # a saved config names the model as ${paths.transformer}
+    transformer = config.get("components", {}).get("transformer", {}).get("model", {}).get("name")
+    if transformer is not None:
+        info["transformer"] = str(transformer)
+    return info

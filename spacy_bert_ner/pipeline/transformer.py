@@ -1,0 +1,54 @@
+"""`spacy_bert_ner.TransformerModel.v1`: spacy-transformers' TransformerModel.v3, run in length
+buckets and, optionally, in bfloat16 on a CPU that has it natively.
+
+    [components.transformer.model]
+    @architectures = "spacy_bert_ner.TransformerModel.v1"
+    name = "bert-base-cased"
+    bucket_overhead = 64
+    cpu_bfloat16 = false
+    # ... and the settings of spacy-transformers.TransformerModel.v3
+
+The model is TransformerModel.v3's own (same weights, serialization, alignment and listeners);
+only the call into the Hugging Face model is wrapped (see length_buckets.py and cpu_bfloat16.py).
+"""
+
+from typing import Callable, Optional
+
+from spacy.util import registry
+from spacy_transformers.architectures import create_TransformerModel_v3
+from thinc.api import Model
+
+from . import threads  # noqa: F401  (one torch thread in worker processes)
+from .cpu_bfloat16 import InCPUBfloat16
+from .length_buckets import InLengthBuckets
+
+
+@registry.architectures("spacy_bert_ner.TransformerModel.v1")
+def transformer_model_in_length_buckets(
+    name: str,
+    get_spans: Callable,
+    tokenizer_config: Optional[dict] = None,
+    transformer_config: Optional[dict] = None,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[dict] = None,
+    bucket_overhead: int = 64,
+    cpu_bfloat16: bool = False,
+) -> Model:
+    """spacy-transformers.TransformerModel.v3 whose transformer calls run in length buckets, in
+    bfloat16 on a CPU that has it natively if `cpu_bfloat16`."""
+    if bucket_overhead < 0:
+        raise ValueError(f"bucket_overhead must be 0 or more wordpieces, got {bucket_overhead}")
+    model = create_TransformerModel_v3(
+        name, get_spans, tokenizer_config or {}, transformer_config or {}, mixed_precision, grad_scaler_config or {}
+    )
+    # The one private thing touched: `_func`, the forward function of spacy-transformers' HF
+    # wrapper layer (model.layers[0]). spacy-transformers has no public hook around the call into
+    # the Hugging Face model, and replacing the layer itself would change what is serialized.
+    # The wrappers are picklable objects (not closures), so `pickle.dumps(nlp)` and
+    # `nlp.pipe(n_process=2)` under spawn keep working.
+    hf_layer = model.layers[0]
+    forward = hf_layer._func
+    if cpu_bfloat16:
+        forward = InCPUBfloat16(forward)
+    hf_layer._func = InLengthBuckets(forward, bucket_overhead)
+    return model

@@ -1,0 +1,190 @@
+"""spacy_bert_ner.TransformerModel.v1 (pipeline/transformer.py, length_buckets.py, cpu_bfloat16.py): the
+transformer run in length buckets gives the outputs and the gradients of spacy-transformers' single
+padded call, with less padding; in CPU bfloat16 it computes in bfloat16 and hands on float32."""
+
+import itertools
+import os
+import random
+from typing import List
+
+import numpy
+import pytest
+import spacy
+import torch
+from spacy.tokens import Doc
+from spacy.util import registry
+from spacy_transformers.data_classes import FullTransformerBatch
+from thinc.api import Model
+from transformers.file_utils import ModelOutput
+
+import spacy_bert_ner.pipeline.cpu_bfloat16 as cpu_bfloat16_module
+from spacy_bert_ner.pipeline.cpu_bfloat16 import cpu_has_bfloat16
+from spacy_bert_ner.pipeline.length_buckets import length_buckets
+
+NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+
+
+def padded_cost(buckets: List[List[int]], lengths: List[int], overhead: int) -> int:
+    return sum(len(b) * max(lengths[i] for i in b) + overhead for b in buckets)
+
+
+def set_partitions(items: List[int]):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in set_partitions(rest):
+        yield [[first], *partition]
+        for i in range(len(partition)):
+            yield [*partition[:i], [first, *partition[i]], *partition[i + 1 :]]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_buckets_cover_every_sequence_once_at_the_least_cost(seed):
+    rng = random.Random(seed)
+    lengths = [rng.randint(1, 40) for _ in range(rng.randint(1, 7))]
+    overhead = rng.choice([0, 5, 30])
+    buckets = [list(map(int, b)) for b in length_buckets(lengths, overhead)]
+    assert sorted(itertools.chain(*buckets)) == list(range(len(lengths)))
+    best = min(padded_cost(p, lengths, overhead) for p in set_partitions(list(range(len(lengths)))))
+    assert padded_cost(buckets, lengths, overhead) == best
+
+
+def test_bucket_count_follows_the_overhead():
+    lengths = [100, 100, 98, 10, 9, 10, 60]
+    assert len(length_buckets(lengths, 10_000)) == 1
+    assert len(length_buckets([7] * 5, 0)) == 1
+    assert [sorted(map(int, b)) for b in length_buckets(lengths, 0)] == [[0, 1], [2], [6], [3, 5], [4]]
+    assert length_buckets([], 10) == []
+
+
+def build(arch: str, tiny_bert_dir, **settings) -> Model:
+    get_spans = registry.span_getters.get("spacy-transformers.strided_spans.v1")(window=8, stride=6)
+    make = registry.architectures.get(arch)
+    model = make(
+        name=str(tiny_bert_dir),
+        get_spans=get_spans,
+        tokenizer_config={"use_fast": True},
+        transformer_config=dict(NO_DROPOUT),
+        **settings,
+    )
+    model.initialize()
+    return model
+
+
+@pytest.fixture
+def docs() -> List[Doc]:
+    nlp = spacy.blank("en")
+    words = "Alice Smith works for Acme Corp in Berlin and visits Paris with Bob Jones every spring".split()
+    rng = random.Random(0)
+    # 1 to 30 tokens: Docs of one short window up to several windows with short tails
+    return [Doc(nlp.vocab, words=[rng.choice(words) for _ in range(n)]) for n in (30, 3, 17, 9, 1, 22, 12)]
+
+
+def real_positions(batch: FullTransformerBatch) -> numpy.ndarray:
+    return numpy.asarray(batch.wordpieces.attention_mask, dtype=bool)
+
+
+def test_outputs_equal_the_single_padded_call(tiny_bert_dir, docs):
+    single = build("spacy-transformers.TransformerModel.v3", tiny_bert_dir)
+    bucketed = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, bucket_overhead=0)
+    expected, got = single.predict(docs), bucketed.predict(docs)
+    assert len(length_buckets(got.wordpieces.lengths, 0)) > 1  # the test really splits the batch
+    assert got.model_output.last_hidden_state.shape == expected.model_output.last_hidden_state.shape
+    real = real_positions(expected)
+    want = expected.model_output.last_hidden_state.numpy()[real]
+    numpy.testing.assert_allclose(got.model_output.last_hidden_state.numpy()[real], want, rtol=1e-4, atol=1e-5)
+    numpy.testing.assert_allclose(got.model_output.pooler_output, expected.model_output.pooler_output, atol=1e-5)
+    assert not got.model_output.last_hidden_state.numpy()[~real].any()  # zeros at padding
+    for got_doc, expected_doc in zip(got.doc_data, expected.doc_data):  # what listeners receive
+        mask = numpy.asarray(expected_doc.wordpieces.attention_mask, dtype=bool)
+        numpy.testing.assert_allclose(got_doc.tensors[0][mask], expected_doc.tensors[0][mask], rtol=1e-4, atol=1e-5)
+        assert got_doc.align.lengths.tolist() == expected_doc.align.lengths.tolist()
+
+
+def hidden_and_grads(model: Model, docs: List[Doc]):
+    """The last hidden state (real positions) and each parameter's gradient for a fixed random
+    gradient of the output."""
+    output, backprop = model.begin_update(docs)
+    generator = torch.Generator().manual_seed(0)
+    d_hidden = torch.randn(output.model_output.last_hidden_state.shape, generator=generator)
+    d_hidden *= torch.as_tensor(real_positions(output))[..., None]  # listeners send nothing at padding
+    backprop(
+        FullTransformerBatch(
+            spans=output.spans,
+            wordpieces=output.wordpieces,
+            model_output=ModelOutput(last_hidden_state=d_hidden),
+            align=output.align,
+        )
+    )
+    hidden = output.model_output.last_hidden_state[torch.as_tensor(real_positions(output))]
+    params = model.transformer.named_parameters()
+    return hidden, {name: p.grad.clone() for name, p in params if p.grad is not None}
+
+
+def test_gradients_equal_the_single_padded_call(tiny_bert_dir, docs):
+    _, single = hidden_and_grads(build("spacy-transformers.TransformerModel.v3", tiny_bert_dir), docs)
+    _, bucketed = hidden_and_grads(build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir), docs)
+    assert single.keys() == bucketed.keys() and len(single) > 10
+    for name, want in single.items():
+        # float rounding only: summation order differs with the batch shapes and the thread count
+        atol = 1e-4 * float(want.abs().max()) + 1e-6  # key biases: zero up to rounding in both
+        torch.testing.assert_close(bucketed[name], want, rtol=1e-3, atol=atol, msg=lambda m, name=name: f"{name}: {m}")
+
+
+@pytest.mark.skipif(not cpu_has_bfloat16(), reason="this CPU has no native bfloat16")
+def test_cpu_bfloat16_computes_in_bfloat16_and_hands_on_float32(tiny_bert_dir, docs):
+    """Outputs and gradients near float32's (bfloat16 keeps 8 bits of mantissa), but not equal to
+    them: the products really ran in bfloat16. What leaves the layer is float32."""
+    hidden32, grads32 = hidden_and_grads(build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir), docs)
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    hidden16, grads16 = hidden_and_grads(model, docs)
+    assert hidden16.dtype == torch.float32
+    assert model.predict(docs).model_output.pooler_output.dtype == torch.float32
+    assert not torch.equal(hidden16, hidden32)
+    assert float((hidden16 - hidden32).norm() / hidden32.norm()) < 0.02
+    assert grads16.keys() == grads32.keys()
+    assert all(grad.dtype == torch.float32 for grad in grads16.values())
+    flat32 = torch.cat([grads32[name].flatten() for name in grads32])
+    flat16 = torch.cat([grads16[name].flatten() for name in grads32])
+    assert float((flat16 - flat32).norm() / flat32.norm()) < 0.05
+    for name, want in grads32.items():  # each tensor that is not zero in exact arithmetic points the same way
+        if float(want.norm()) > 1e-3 * float(flat32.norm()):
+            assert float(torch.nn.functional.cosine_similarity(grads16[name].flatten(), want.flatten(), dim=0)) > 0.99
+
+
+def test_cpu_bfloat16_caps_onednn_primitive_cache_unless_set(tiny_bert_dir, monkeypatch):
+    env = cpu_bfloat16_module.ONEDNN_CACHE_ENV
+    monkeypatch.delenv(env, raising=False)
+    build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
+    assert env not in os.environ  # float32 leaves it alone
+    build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    assert os.environ[env] == str(cpu_bfloat16_module.ONEDNN_CACHE_CAPACITY)
+    monkeypatch.setenv(env, "32")
+    build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    assert os.environ[env] == "32"
+
+
+def test_cpu_bfloat16_falls_back_to_float32_with_a_warning(tiny_bert_dir, docs, monkeypatch):
+    monkeypatch.setattr(cpu_bfloat16_module, "_native_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        assert not cpu_bfloat16_module.cpu_has_bfloat16.__wrapped__()
+    monkeypatch.setattr(cpu_bfloat16_module, "cpu_has_bfloat16", lambda: False)
+    hidden32, grads32 = hidden_and_grads(build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir), docs)
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
+    hidden, grads = hidden_and_grads(model, docs)
+    torch.testing.assert_close(hidden, hidden32, rtol=0, atol=0)
+    for name, want in grads32.items():
+        torch.testing.assert_close(grads[name], want, rtol=0, atol=0)
+
+
+def test_negative_overhead_is_an_error(tiny_bert_dir):
+    with pytest.raises(ValueError, match="bucket_overhead"):
+        registry.architectures.get("spacy_bert_ner.TransformerModel.v1")(
+            name=str(tiny_bert_dir), get_spans=lambda docs: [], bucket_overhead=-1
+        )
+
+
+def test_architecture_is_found_without_imports(found_through_entry_points):
+    found = found_through_entry_points("architectures", "spacy_bert_ner.TransformerModel.v1")
+    assert found == "transformer_model_in_length_buckets"
