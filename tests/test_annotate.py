@@ -5,7 +5,6 @@ closing count read = written + rejected (spacy_bert_ner/annotate/)."""
 import gzip
 import json
 from pathlib import Path
-from typing import List
 
 import pytest
 import spacy
@@ -27,7 +26,7 @@ def nlp(trained_pipeline_dir):
     return spacy.load(trained_pipeline_dir)
 
 
-def expected_entities(nlp, text: str) -> List[dict]:
+def expected_entities(nlp, text: str) -> list[dict]:
     doc = nlp(text)
     return [
         {"start": e.start_char, "end": e.end_char, "label": e.label_, "text": e.text, "confidence": e._.confidence}
@@ -35,13 +34,13 @@ def expected_entities(nlp, text: str) -> List[dict]:
     ]
 
 
-def same_entities(got: List[dict], want: List[dict]) -> bool:
+def same_entities(got: list[dict], want: list[dict]) -> bool:
     """Equal offsets, labels and texts; confidences equal up to float rounding."""
     strip = [[{k: v for k, v in e.items() if k != "confidence"} for e in ents] for ents in (got, want)]
     return strip[0] == strip[1] and [e["confidence"] for e in got] == pytest.approx([e["confidence"] for e in want])
 
 
-def read_shards(output: Path) -> List[dict]:
+def read_shards(output: Path) -> list[dict]:
     rows = []
     for path in sorted(output.parent.glob(f"{output.stem}-[0-9][0-9][0-9][0-9][0-9].jsonl")):
         rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -152,7 +151,7 @@ def test_a_failure_mid_shard_leaves_no_partial_shard(nlp, tmp_path):
     source.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     output = tmp_path / "out" / "docs.jsonl"
 
-    def failing(records: List[Record]):
+    def failing(records: list[Record]):
         for i, doc in enumerate(nlp.pipe(r.text for r in records)):
             if i == 2:
                 raise KeyboardInterrupt  # as Ctrl-C halfway through a shard

@@ -4,7 +4,7 @@ the wall-clock budget, evaluate and the command line. All on the tiny random BER
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import numpy
 import pytest
@@ -66,7 +66,7 @@ def tokenizer(tiny_bert_dir):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> Tuple[Path, Dict[str, Any]]:
+def trained(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> tuple[Path, dict[str, Any]]:
     """(output_dir, metrics) of a few steps on the tiny corpus; chunks so small that Docs get cut."""
     output_dir = tmp_path_factory.mktemp("baseline")
     options = TrainOptions(
@@ -85,10 +85,10 @@ def trained(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> Tuple[Path, Dic
     return output_dir, metrics
 
 
-def sentences_doc(sentences: List[str]) -> Doc:
+def sentences_doc(sentences: list[str]) -> Doc:
     """A multi-sentence Doc with sentence boundaries set, as the converters write them."""
-    words: List[str] = []
-    sent_starts: List[bool] = []
+    words: list[str] = []
+    sent_starts: list[bool] = []
     for sentence in sentences:
         tokens = sentence.split()
         words += tokens
@@ -250,7 +250,7 @@ def test_max_minutes_stops_training(tiny_bert_dir, tiny_corpus_dir, tmp_path):
     assert (tmp_path / "model-best" / "config.json").is_file()
 
 
-def linear_output_dtypes(model: torch.nn.Module) -> Tuple[set, list]:
+def linear_output_dtypes(model: torch.nn.Module) -> tuple[set, list]:
     """(the dtypes the model's Linear layers output, the hook handles) once forward hooks are in."""
     dtypes: set = set()
     handles = [
@@ -261,7 +261,7 @@ def linear_output_dtypes(model: torch.nn.Module) -> Tuple[set, list]:
     return dtypes, handles
 
 
-def train_briefly(model_dir: Path, corpus_dir: Path, output_dir: Path, bf16: bool) -> Dict[str, Any]:
+def train_briefly(model_dir: Path, corpus_dir: Path, output_dir: Path, bf16: bool) -> dict[str, Any]:
     options = TrainOptions(
         model=str(model_dir), max_steps=2, eval_every=2, batch_size=8, warmup_steps=1, device="cpu", bf16=bf16
     )

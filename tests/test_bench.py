@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?$")
 
 
-def _run(args: List[str]) -> subprocess.CompletedProcess:
+def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
 
 
@@ -67,9 +66,9 @@ def tiny_token_classifier(tiny_bert_dir, tiny_corpus_dir, tmp_path_factory) -> P
     return output / "model-best"
 
 
-def markdown_tables(text: str) -> Dict[str, List[List[str]]]:
+def markdown_tables(text: str) -> dict[str, list[list[str]]]:
     """{section title: rows of cells} of a Markdown file written by the suite."""
-    tables: Dict[str, List[List[str]]] = {}
+    tables: dict[str, list[list[str]]] = {}
     title = None
     for line in text.splitlines():
         if line.startswith("## "):
@@ -80,7 +79,7 @@ def markdown_tables(text: str) -> Dict[str, List[List[str]]]:
     return tables
 
 
-def column(rows: List[List[str]], name: str) -> List[str]:
+def column(rows: list[list[str]], name: str) -> list[str]:
     index = rows[0].index(name)
     return [row[index] for row in rows[1:]]
 
@@ -136,9 +135,10 @@ def test_suite_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_ber
     assert "missing.csv" in tables["Conversion speed"][1][0]  # skipped, and says why
 
     inference = tables["Inference speed"]
-    assert len(inference) == 4  # header, the pipeline, the ceiling, the transformers pipeline
+    assert len(inference) == 5  # header, the pipeline, the ceiling, the transformers pipeline, the recipe
     assert all(NUMBER.match(v) for v in column(inference, "words/sec") + column(inference, "peak RSS (MB)"))
     assert NUMBER.match(column(inference, "vs ceiling")[0]) and NUMBER.match(column(inference, "vs HF pipeline")[0])
+    assert NUMBER.match(column(inference, "vs recipe")[0])
 
     processes = tables["Processes (n_process)"]
     assert column(processes, "n_process") == ["1", "2"]

@@ -1,7 +1,6 @@
 """The CoNLL column reader and `convert_conll`, on small hand-written files (made-up sentences)."""
 
 from pathlib import Path
-from typing import List
 
 import pytest
 import srsly
@@ -103,7 +102,7 @@ def without_docstarts(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith("-DOCSTART-")).lstrip("\n")
 
 
-def words_of(documents) -> List[List[List[str]]]:
+def words_of(documents) -> list[list[list[str]]]:
     return [[sent.words for sent in doc] for doc in documents]
 
 

@@ -13,7 +13,6 @@ import struct
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import List
 
 import pytest
 from typer.testing import CliRunner
@@ -52,7 +51,7 @@ CONLL_WORDS = [["EU", "rejects"], ["Peter", "Blackburn", "."]]
 runner = CliRunner()
 
 
-def kaggle_text(rows: List[str] = KAGGLE_ROWS, newline: str = "\r\n") -> str:
+def kaggle_text(rows: list[str] = KAGGLE_ROWS, newline: str = "\r\n") -> str:
     return "".join(line + newline for line in [HEADER, *rows])
 
 
@@ -61,18 +60,18 @@ def write(path: Path, data, encoding: str = "cp1252") -> Path:
     return path
 
 
-def replace(rows: List[str], line: int, new: str) -> List[str]:
+def replace(rows: list[str], line: int, new: str) -> list[str]:
     """`rows` with file line `line` (1 is the header) replaced."""
     rows = list(rows)
     rows[line - 2] = new
     return rows
 
 
-def conll_words(documents) -> List[List[str]]:
+def conll_words(documents) -> list[list[str]]:
     return [sentence.words for document in documents for sentence in document]
 
 
-def ents_of(sentences) -> List[List[str]]:
+def ents_of(sentences) -> list[list[str]]:
     return [sentence.ents for sentence in sentences]
 
 
@@ -106,7 +105,7 @@ def test_kaggle_any_line_ending_gives_the_same_sentences(tmp_path, newline):
 
 def test_kaggle_unescaped_quote_word_is_read_literally_and_reported(tmp_path):
     # The csv quoting used to swallow the rows after `"` into one token tagged O.
-    path = write(tmp_path / "ner.csv", kaggle_text(replace(KAGGLE_ROWS, 4, ',",``,O')))
+    path = write(tmp_path / "ner.csv", kaggle_text(replace(KAGGLE_ROWS, 4, ',",`,O')))
     report = ConversionReport()
     sentences = read_kaggle(path, report=report)
     assert [s.words for s in sentences] == [["New", "York", '"', "big", "."], KAGGLE_WORDS[1]]
@@ -123,7 +122,7 @@ def test_kaggle_quote_that_cannot_be_read_names_the_line_it_starts_on(tmp_path):
 
 
 def test_kaggle_escaped_quotes_and_commas_are_valid_csv(tmp_path):
-    rows = replace(replace(KAGGLE_ROWS, 4, ',"""",``,O'), 5, ',"1,000",CD,O')
+    rows = replace(replace(KAGGLE_ROWS, 4, ',"""",`,O'), 5, ',"1,000",CD,O')
     report = ConversionReport()
     sentences = read_kaggle(write(tmp_path / "ner.csv", kaggle_text(rows)), report=report)
     assert sentences[0].words == ["New", "York", '"', "1,000", "."]

@@ -6,8 +6,8 @@ IOB2) but every sentence here is made up.
 
 import gzip
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence, Union
 
 import pytest
 import srsly
@@ -20,11 +20,11 @@ from spacy_bert_ner.converters import ConversionError, ConversionReport, convert
 from spacy_bert_ner.converters.kaggle import BLANK_ROW, DUPLICATE_ID
 from spacy_bert_ner.converters.tags import I_START
 
-Line = Union[str, bytes]
+Line = str | bytes
 
 HEADER = "Sentence #,Word,POS,Tag"
 # line 1 is the header; sentence 1 is on lines 2-9, sentence 2 on 10-15, sentence 3 on 16-18
-ROWS: List[Line] = [
+ROWS: list[Line] = [
     "Sentence: 1,Ana,NNP,B-per",
     ",Lopez,NNP,I-per",
     ",visited,VBD,O",
@@ -61,7 +61,7 @@ def write_csv(path: Path, rows: Sequence[Line] = ROWS, **kwargs) -> Path:
     return path
 
 
-def replace_line(rows: Sequence[Line], line: int, new: Line) -> List[Line]:
+def replace_line(rows: Sequence[Line], line: int, new: Line) -> list[Line]:
     """`rows` with file line `line` (1 = header, so rows[line - 2]) replaced."""
     rows = list(rows)
     rows[line - 2] = new
@@ -323,7 +323,7 @@ def test_convert_kaggle_groups_n_sents_sentences_per_doc(tmp_path, n_sents, size
     assert [t.text for doc in docs for t in doc] == [w for words in WORDS for w in words]
 
 
-def many_sentences(n: int) -> List[str]:
+def many_sentences(n: int) -> list[str]:
     rows = []
     for i in range(1, n + 1):
         rows += [f"Sentence: {i},Person{i},NNP,B-per", ",slept,VBD,O", ",.,.,O"]
@@ -364,7 +364,7 @@ def test_convert_kaggle_writes_splits_and_stats_that_add_up(tmp_path):
 def test_convert_kaggle_split_is_seeded(tmp_path):
     path = write_csv(tmp_path / "ner.csv", many_sentences(60))
 
-    def first_words(seed: int, out: str) -> List[str]:
+    def first_words(seed: int, out: str) -> list[str]:
         convert_kaggle(path, tmp_path / out, n_sents=1, seed=seed)
         return [doc[0].text for doc in read_docs(tmp_path / out / "dev.spacy")]
 

@@ -6,12 +6,12 @@ environment and loaded offline from another directory, with and without the libr
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import venv
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 import srsly
@@ -102,7 +102,7 @@ def project_dir(tmp_path_factory) -> Path:
     return project
 
 
-def place_real_format_assets(project: Path) -> Dict[str, Path]:
+def place_real_format_assets(project: Path) -> dict[str, Path]:
     """The sample files (the real formats: CoNLL IOB1 with -DOCSTART-, the Kaggle cp1252 CSV with
     CRLF and first-row sentence ids) at the project's default asset paths, the CSV gzipped as the
     default `kaggle_csv` expects."""
@@ -183,6 +183,15 @@ def test_all_workflow_converts_both_formats(project_dir: Path):
 
 
 @pytest.mark.slow
+def test_all_workflow_annotates_the_sample_text(project_dir: Path):
+    summary = json.loads((project_dir / "annotated" / "sample_conll_aligned" / "docs.summary.json").read_text())
+    lines = (project_dir / "assets" / "samples" / "sample_text.txt").read_text(encoding="utf-8").splitlines()
+    assert summary["read"] == summary["written"] == len(lines) and summary["rejected"] == 0
+    first = json.loads((project_dir / "annotated" / "sample_conll_aligned" / "docs-00000.jsonl").open().readline())
+    assert first["text"] == lines[0] and first["entities"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("head", ["aligned", "ner"])
 def test_workflow_learns_the_samples(project_dir: Path, head: str):
     # The templated samples are easy: a model that trained at all finds their entities.
@@ -205,7 +214,7 @@ print(json.dumps({'pipes': nlp.pipe_names, 'ents': [(e.text, e.label_) for e in 
 """
 
 
-def wheels(project: Path) -> Dict[str, Path]:
+def wheels(project: Path) -> dict[str, Path]:
     found = {}
     for package in ("en_bert_ner_sample_conll_aligned", "en_bert_ner_sample_conll_ner"):
         paths = list((project / "packages").glob(f"{package}-*/dist/{package}-*.whl"))
@@ -214,7 +223,7 @@ def wheels(project: Path) -> Dict[str, Path]:
     return found
 
 
-def load_in(python: Path, package: str, cwd: Path) -> Dict:
+def load_in(python: Path, package: str, cwd: Path) -> dict:
     # a bare environment: no project on the path, no network for the hub, no extra imports
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **OFFLINE}
     result = _run([python, "-c", LOAD_SCRIPT, package], cwd=cwd, env=env)
@@ -227,10 +236,14 @@ def test_wheels_install_and_load_on_their_own_then_beside_the_library(project_di
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    pip: List = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip: list = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     _run([*pip, "torch==2.13.0"], cwd=tmp_path)  # first, so no CUDA build is pulled
-    # the wheels alone: their requirements come from the index (pinned as this repository pins them)
-    _run([*pip, *built.values(), "-c", ROOT / "requirements.txt"], cwd=tmp_path)
+    # the wheels alone: their requirements come from the index (pinned as this repository pins them;
+    # pip takes no extras in a constraints file)
+    constraints = tmp_path / "constraints.txt"
+    pins = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    constraints.write_text("\n".join(re.sub(r"\[.*\]", "", pin) for pin in pins) + "\n", encoding="utf-8")
+    _run([*pip, *built.values(), "-c", constraints], cwd=tmp_path)
     installed = _run([python, "-m", "pip", "list", "--format=json"], cwd=tmp_path).stdout
     names = {item["name"].lower() for item in json.loads(installed)}
     assert "spacy-bert-ner" not in names

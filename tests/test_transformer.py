@@ -5,7 +5,6 @@ padded call, with less padding; in CPU bfloat16 it computes in bfloat16 and hand
 import itertools
 import os
 import random
-from typing import List
 
 import numpy
 import pytest
@@ -24,11 +23,11 @@ from spacy_bert_ner.pipeline.length_buckets import length_buckets
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
 
-def padded_cost(buckets: List[List[int]], lengths: List[int], overhead: int) -> int:
+def padded_cost(buckets: list[list[int]], lengths: list[int], overhead: int) -> int:
     return sum(len(b) * max(lengths[i] for i in b) + overhead for b in buckets)
 
 
-def set_partitions(items: List[int]):
+def set_partitions(items: list[int]):
     if not items:
         yield []
         return
@@ -73,7 +72,7 @@ def build(arch: str, tiny_bert_dir, **settings) -> Model:
 
 
 @pytest.fixture
-def docs() -> List[Doc]:
+def docs() -> list[Doc]:
     nlp = spacy.blank("en")
     words = "Alice Smith works for Acme Corp in Berlin and visits Paris with Bob Jones every spring".split()
     rng = random.Random(0)
@@ -102,7 +101,7 @@ def test_outputs_equal_the_single_padded_call(tiny_bert_dir, docs):
         assert got_doc.align.lengths.tolist() == expected_doc.align.lengths.tolist()
 
 
-def hidden_and_grads(model: Model, docs: List[Doc]):
+def hidden_and_grads(model: Model, docs: list[Doc]):
     """The last hidden state (real positions) and each parameter's gradient for a fixed random
     gradient of the output."""
     output, backprop = model.begin_update(docs)
@@ -188,3 +187,46 @@ def test_negative_overhead_is_an_error(tiny_bert_dir):
 def test_architecture_is_found_without_imports(found_through_entry_points):
     found = found_through_entry_points("architectures", "spacy_bert_ner.TransformerModel.v1")
     assert found == "transformer_model_in_length_buckets"
+
+
+# --- int8 (pipeline/int8.py) ----------------------------------------------------------------
+
+
+def test_int8_predicts_with_quantized_linear_layers_near_float32(tiny_bert_dir, docs):
+    float32 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
+    int8 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, int8=True)
+    int8.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
+    want = float32.predict(docs).model_output.last_hidden_state
+    got = int8.predict(docs).model_output.last_hidden_state
+    real = torch.as_tensor(real_positions(float32.predict(docs)))
+    assert got.dtype == torch.float32
+    assert not torch.equal(got[real], want[real])  # the products really ran in int8
+    assert float((got[real] - want[real]).norm() / want[real].norm()) < 0.05
+    wrapper = int8.layers[0]._func.forward  # InLengthBuckets(InInt8(...))
+    quantized = wrapper._quantized
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in quantized.modules())
+    assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.transformer.modules())
+
+
+def test_int8_trains_in_float32_and_requantizes_after_an_update(tiny_bert_dir, docs):
+    float32 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
+    int8 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, int8=True)
+    int8.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
+    hidden32, grads32 = hidden_and_grads(float32, docs)
+    hidden8, grads8 = hidden_and_grads(int8, docs)
+    torch.testing.assert_close(hidden8, hidden32, rtol=0, atol=0)  # training sees float32 only
+    before = int8.predict(docs).model_output.last_hidden_state.clone()
+    with torch.no_grad():
+        for parameter in int8.transformer.parameters():
+            parameter.mul_(1.5)  # an in-place update, as an optimizer step
+    after = int8.predict(docs).model_output.last_hidden_state
+    assert not torch.allclose(after, before)  # a fresh int8 copy of the new weights
+
+
+def test_int8_model_pickles(tiny_bert_dir, docs):
+    import pickle
+
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, int8=True)
+    want = model.predict(docs).model_output.last_hidden_state
+    copy = pickle.loads(pickle.dumps(model))
+    torch.testing.assert_close(copy.predict(docs).model_output.last_hidden_state, want)

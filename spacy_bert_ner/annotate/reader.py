@@ -8,9 +8,10 @@ A bad record (invalid JSON, a missing or non-string text field, bytes that are n
 import glob
 import gzip
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any
 
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
@@ -32,9 +33,9 @@ class Record:
     source: str
     line: int
     text: str
-    words: Optional[List[str]] = None  # a DocBin's tokens, kept as they are
-    spaces: Optional[List[bool]] = None
-    fields: Dict[str, Any] = field(default_factory=dict)
+    words: list[str] | None = None  # a DocBin's tokens, kept as they are
+    spaces: list[bool] | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,10 +50,10 @@ class BadRecord:
         return f"{self.source}:{self.line}: {self.problem}"
 
 
-def input_files(inputs: Sequence[Union[str, Path]]) -> List[Path]:
+def input_files(inputs: Sequence[str | Path]) -> list[Path]:
     """The files behind each input: a file, a directory (its files of a known kind, sorted) or a
     glob (sorted). An input that names nothing is an error."""
-    files: List[Path] = []
+    files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
@@ -70,7 +71,7 @@ def input_files(inputs: Sequence[Union[str, Path]]) -> List[Path]:
     return files
 
 
-def read_records(files: Sequence[Path], text_field: str = "text") -> Iterator[Union[Record, BadRecord]]:
+def read_records(files: Sequence[Path], text_field: str = "text") -> Iterator[Record | BadRecord]:
     """Every document of every file, in order, numbered from 0."""
     position = 0
     for path in files:
@@ -85,7 +86,7 @@ def read_records(files: Sequence[Path], text_field: str = "text") -> Iterator[Un
             position += 1
 
 
-def _kind(path: Path) -> Optional[str]:
+def _kind(path: Path) -> str | None:
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
@@ -105,7 +106,7 @@ def _open_bytes(path: Path):
     return gzip.open(path, "rb") if gzipped else path.open("rb")
 
 
-def _line_records(path: Path, is_jsonl: bool, text_field: str) -> Iterator[Union[Record, BadRecord]]:
+def _line_records(path: Path, is_jsonl: bool, text_field: str) -> Iterator[Record | BadRecord]:
     try:
         with _open_bytes(path) as file:
             for number, raw in enumerate(file, 1):
@@ -114,7 +115,7 @@ def _line_records(path: Path, is_jsonl: bool, text_field: str) -> Iterator[Union
         raise InputError(path, None, f"cannot read the file: {err}") from err
 
 
-def _parse_line(path: Path, number: int, raw: bytes, is_jsonl: bool, text_field: str) -> Union[Record, BadRecord]:
+def _parse_line(path: Path, number: int, raw: bytes, is_jsonl: bool, text_field: str) -> Record | BadRecord:
     source = str(path)
     line = raw.rstrip(b"\r\n")
     try:

@@ -9,9 +9,10 @@ temporary file and renamed into place, so a shard that exists is complete and a 
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, List
+from typing import IO, Any
 
 from spacy.tokens import Doc, DocBin, Span
 
@@ -57,7 +58,7 @@ def atomic_file(path: Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
-def entity_dicts(doc: Doc) -> List[Dict[str, Any]]:
+def entity_dicts(doc: Doc) -> list[dict[str, Any]]:
     has_confidence = Span.has_extension("confidence")
     return [
         {
@@ -76,14 +77,14 @@ def json_line(record: Record, doc: Doc) -> str:
     return json.dumps({**record.fields, "text": doc.text, "entities": entity_dicts(doc)}, ensure_ascii=False) + "\n"
 
 
-def write_rejects(path: Path, bad: List[BadRecord]) -> None:
+def write_rejects(path: Path, bad: list[BadRecord]) -> None:
     with atomic_file(path) as file:
         for item in bad:
             line = {"source": item.source, "line": item.line, "problem": item.problem, "raw": item.raw}
             file.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
-def write_summary(output: Path, summary: Dict[str, Any]) -> None:
+def write_summary(output: Path, summary: dict[str, Any]) -> None:
     with atomic_file(summary_path(output)) as file:
         json.dump(summary, file, indent=2)
 

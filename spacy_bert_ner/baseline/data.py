@@ -1,7 +1,7 @@
 """Corpus to token-classification features, the way the Hugging Face NER tutorial does it.
 
-The example unit is the tutorial's, one sentence (``unit="sentence"``, the default), or one
-Doc (``unit="doc"``, the spaCy pipeline's unit): a Doc longer than ``max_length`` wordpieces
+The example unit is the tutorial's, one sentence (`unit="sentence"`, the default), or one
+Doc (`unit="doc"`, the spaCy pipeline's unit): a Doc longer than `max_length` wordpieces
 (special tokens included) is then cut into consecutive chunks at sentence boundaries, packing
 as many whole sentences per chunk as fit. Either way no token is truncated away: a single
 sentence that does not fit on its own (or a Doc without sentence boundaries) is cut between
@@ -9,9 +9,9 @@ tokens. Only a single word longer than a whole chunk can still lose wordpieces t
 if it loses its first one, it is predicted O.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
 
 import numpy
 from spacy.tokens import Doc, DocBin
@@ -30,13 +30,13 @@ IGNORE_INDEX = -100
 class BaselineError(InputError):
     """Input the baseline cannot use; `str(err)` reads `path: problem`."""
 
-    def __init__(self, path: Union[str, Path], problem: str) -> None:
+    def __init__(self, path: str | Path, problem: str) -> None:
         super().__init__(path, None, problem)
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """Tokens ``start:end`` of ``docs[doc]``, ``n_pieces`` wordpieces without special tokens."""
+    """Tokens `start:end` of `docs[doc]`, `n_pieces` wordpieces without special tokens."""
 
     doc: int
     start: int
@@ -44,7 +44,7 @@ class Chunk:
     n_pieces: int
 
 
-def read_docs(path: Union[str, Path], vocab: Optional[Vocab] = None) -> List[Doc]:
+def read_docs(path: str | Path, vocab: Vocab | None = None) -> list[Doc]:
     """Docs of a `.spacy` file, which must carry NER annotation (gold ents)."""
     path = Path(path)
     if not path.is_file():
@@ -57,13 +57,13 @@ def read_docs(path: Union[str, Path], vocab: Optional[Vocab] = None) -> List[Doc
     return docs
 
 
-def label_list(docs: Sequence[Doc]) -> List[str]:
+def label_list(docs: Sequence[Doc]) -> list[str]:
     """The tags seen in the training data, sorted, with O first (the tutorial's label list)."""
     tags = {tag for doc in docs for tag in doc_iob2_tags(doc)}
     return [OUTSIDE] + sorted(tags - {OUTSIDE})
 
 
-def budget(tokenizer, max_length: int, path: Union[str, Path] = "max_length") -> int:
+def budget(tokenizer, max_length: int, path: str | Path = "max_length") -> int:
     """Wordpieces left per chunk once the special tokens ([CLS] ... [SEP]) are added."""
     n = max_length - tokenizer.num_special_tokens_to_add(pair=False)
     if n < 1:
@@ -71,7 +71,7 @@ def budget(tokenizer, max_length: int, path: Union[str, Path] = "max_length") ->
     return n
 
 
-def count_pieces(tokenizer, docs: Sequence[Doc]) -> List[numpy.ndarray]:
+def count_pieces(tokenizer, docs: Sequence[Doc]) -> list[numpy.ndarray]:
     """Wordpieces per token of each Doc (0 for a token the tokenizer drops, e.g. whitespace)."""
     words = [[t.text for t in doc] for doc in docs]
     encoding = tokenizer(words, is_split_into_words=True, add_special_tokens=False, verbose=False)
@@ -82,7 +82,7 @@ def count_pieces(tokenizer, docs: Sequence[Doc]) -> List[numpy.ndarray]:
     return counts
 
 
-def make_chunks(docs: Sequence[Doc], tokenizer, max_length: int, unit: str = "sentence") -> List[Chunk]:
+def make_chunks(docs: Sequence[Doc], tokenizer, max_length: int, unit: str = "sentence") -> list[Chunk]:
     """Every token of every Doc in exactly one chunk, in Doc order; empty Docs give none.
     `unit` is "sentence" (a chunk per sentence) or "doc" (sentences packed up to max_length)."""
     if unit not in UNITS:
@@ -95,11 +95,11 @@ def make_chunks(docs: Sequence[Doc], tokenizer, max_length: int, unit: str = "se
     return chunks
 
 
-def chunk_words(docs: Sequence[Doc], chunks: Sequence[Chunk]) -> List[List[str]]:
+def chunk_words(docs: Sequence[Doc], chunks: Sequence[Chunk]) -> list[list[str]]:
     return [[t.text for t in docs[c.doc][c.start : c.end]] for c in chunks]
 
 
-def align_labels(word_ids: Sequence[Optional[int]], tags: Sequence[str], label2id: Dict[str, int]) -> List[int]:
+def align_labels(word_ids: Sequence[int | None], tags: Sequence[str], label2id: dict[str, int]) -> list[int]:
     """The tutorial's alignment: a word's label on its first subword, -100 on the others and
     on special tokens. A tag missing from `label2id` (unseen in training) is ignored too."""
     labels = []
@@ -117,9 +117,9 @@ def encode_chunks(
     docs: Sequence[Doc],
     chunks: Sequence[Chunk],
     tokenizer,
-    label2id: Dict[str, int],
+    label2id: dict[str, int],
     max_length: int,
-) -> List[Dict[str, List[int]]]:
+) -> list[dict[str, list[int]]]:
     """One unpadded feature dict per chunk (input_ids, attention_mask, ..., labels), ready for
     `DataCollatorForTokenClassification`."""
     encoding = tokenizer(chunk_words(docs, chunks), is_split_into_words=True, truncation=True, max_length=max_length)

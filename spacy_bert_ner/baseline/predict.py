@@ -1,7 +1,7 @@
 """Prediction and scoring for the baseline, on the same Docs and with the same scorer as spaCy.
 
 Each word takes the argmax tag of its first subword. The tags are decoded leniently, the
-usual practice (and what ``spacy.training.iob_utils.iob_to_biluo`` does): an I-X that does not
+usual practice (and what `spacy.training.iob_utils.iob_to_biluo` does): an I-X that does not
 continue an X entity (after O, after an entity of another type, or first) starts a new X
 entity. Scores are spaCy's `get_ner_prf` on Examples (predicted Doc vs gold Doc, same tokens),
 so they compare directly with `spacy evaluate`.
@@ -10,8 +10,9 @@ so they compare directly with `spacy evaluate`.
 import json
 import resource
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import torch
 from spacy.scorer import get_ner_prf
@@ -28,7 +29,7 @@ DEFAULT_MAX_LENGTH = 256
 DEFAULT_UNIT = "sentence"
 
 
-def tags_to_spans(doc: Doc, tags: Sequence[str]) -> List[Span]:
+def tags_to_spans(doc: Doc, tags: Sequence[str]) -> list[Span]:
     """Entity spans of IOB2 tags, decoded leniently (an I-X that continues no X entity starts one)."""
     return biluo_tags_to_spans(doc, iob_to_biluo(list(tags)))
 
@@ -44,7 +45,7 @@ def bf16_autocast(device: torch.device, enabled: bool) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def prediction_settings(settings: Dict[str, Any], max_length: Optional[int] = None) -> Dict[str, Any]:
+def prediction_settings(settings: dict[str, Any], max_length: int | None = None) -> dict[str, Any]:
     """How a saved baseline predicts (max_length, unit, bf16): as it was trained, unless max_length is given."""
     return {
         "max_length": max_length or settings.get("max_length", DEFAULT_MAX_LENGTH),
@@ -68,7 +69,7 @@ def predict_tags(
     max_length: int = DEFAULT_MAX_LENGTH,
     unit: str = DEFAULT_UNIT,
     bf16: bool = False,
-) -> List[List[str]]:
+) -> list[list[str]]:
     """IOB2 tag per token of each Doc from the first-subword argmax.
 
     Chunks are batched by length (fewer pad tokens; the order does not change the results).
@@ -106,7 +107,7 @@ def predict_tags(
     return tags
 
 
-def annotate(docs: Sequence[Doc], tags: Sequence[Sequence[str]]) -> List[Doc]:
+def annotate(docs: Sequence[Doc], tags: Sequence[Sequence[str]]) -> list[Doc]:
     """Copies of the Docs with their ents replaced by the decoded tags (all else O)."""
     predicted = []
     for doc, doc_tags in zip(docs, tags):
@@ -116,7 +117,7 @@ def annotate(docs: Sequence[Doc], tags: Sequence[Sequence[str]]) -> List[Doc]:
     return predicted
 
 
-def load_model(model_dir: Union[str, Path], device: str = "auto") -> Tuple[Any, Any, Dict[str, Any]]:
+def load_model(model_dir: str | Path, device: str = "auto") -> tuple[Any, Any, dict[str, Any]]:
     """(model, tokenizer, settings) of a saved baseline folder (model-best)."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -135,12 +136,12 @@ def load_model(model_dir: Union[str, Path], device: str = "auto") -> Tuple[Any, 
 def annotate_with(
     model,
     tokenizer,
-    settings: Dict[str, Any],
+    settings: dict[str, Any],
     docs: Sequence[Doc],
     *,
     batch_size: int = 32,
-    max_length: Optional[int] = None,
-) -> List[Doc]:
+    max_length: int | None = None,
+) -> list[Doc]:
     """Copies of `docs` (same tokens) with `doc.ents` predicted by a loaded baseline; `max_length`
     and the example unit default to the ones it was trained with (its `settings`)."""
     tags = predict_tags(model, tokenizer, docs, batch_size=batch_size, **prediction_settings(settings, max_length))
@@ -148,19 +149,19 @@ def annotate_with(
 
 
 def predict_docs(
-    model_dir: Union[str, Path],
+    model_dir: str | Path,
     docs: Sequence[Doc],
     *,
     batch_size: int = 32,
-    max_length: Optional[int] = None,
+    max_length: int | None = None,
     device: str = "auto",
-) -> List[Doc]:
+) -> list[Doc]:
     """Copies of `docs` (same tokens) with `doc.ents` predicted by the baseline in `model_dir`."""
     model, tokenizer, settings = load_model(model_dir, device)
     return annotate_with(model, tokenizer, settings, docs, batch_size=batch_size, max_length=max_length)
 
 
-def score_docs(predicted: Sequence[Doc], gold: Sequence[Doc]) -> Dict[str, Any]:
+def score_docs(predicted: Sequence[Doc], gold: Sequence[Doc]) -> dict[str, Any]:
     """Entity-level strict P/R/F, overall and per type, as `spacy evaluate` reports them
     (ents_p/ents_r/ents_f in 0-1; 0.0 rather than None when there is nothing to score)."""
     scores = get_ner_prf(Example(p, g) for p, g in zip(predicted, gold))
@@ -181,7 +182,7 @@ def timed_scores(
     max_length: int,
     unit: str = DEFAULT_UNIT,
     bf16: bool = False,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Scores plus inference speed (words/sec of tagging and decoding; model loading excluded)."""
     n_words = sum(len(doc) for doc in docs)
     start = time.perf_counter()
@@ -206,14 +207,14 @@ def timed_scores(
 
 
 def evaluate(
-    model_dir: Union[str, Path],
-    data_path: Union[str, Path],
-    output_path: Optional[Union[str, Path]] = None,
+    model_dir: str | Path,
+    data_path: str | Path,
+    output_path: str | Path | None = None,
     *,
     batch_size: int = 32,
-    max_length: Optional[int] = None,
+    max_length: int | None = None,
     device: str = "auto",
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Score a trained baseline on a `.spacy` file; write the scores as JSON if `output_path`."""
     docs = read_docs(data_path)
     model, tokenizer, settings = load_model(model_dir, device)
@@ -231,7 +232,7 @@ def evaluate(
     return metrics
 
 
-def is_baseline_model(model: Union[str, Path]) -> bool:
+def is_baseline_model(model: str | Path) -> bool:
     """A folder saved by the classic-recipe baseline (`spacy-bert-ner baseline train`)."""
     return (Path(model) / SETTINGS_FILE).is_file()
 
@@ -239,7 +240,7 @@ def is_baseline_model(model: Union[str, Path]) -> bool:
 class BaselinePredictor:
     """The classic recipe as the evaluation report's predictor (see evaluation/predictors.py)."""
 
-    def __init__(self, model_dir: Union[str, Path], gpu_id: int = -1) -> None:
+    def __init__(self, model_dir: str | Path, gpu_id: int = -1) -> None:
         device = f"cuda:{gpu_id}" if gpu_id >= 0 else "cpu"
         self.model, self.tokenizer, self.settings = load_model(model_dir, device)
         self.vocab = Vocab()
@@ -255,5 +256,5 @@ class BaselinePredictor:
             "device": "gpu:" + str(gpu_id) if gpu_id >= 0 else "cpu",
         }
 
-    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> List[Doc]:
+    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> list[Doc]:
         return annotate_with(self.model, self.tokenizer, self.settings, gold_docs, batch_size=batch_size)

@@ -6,8 +6,8 @@ Nothing is asserted.
 spacy-bert-ner bench bfloat16 assets/models/minilm --windows 24 --length 128
 """
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import typer

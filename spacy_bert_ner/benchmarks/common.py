@@ -6,9 +6,10 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 from wasabi import MarkdownRenderer, msg
 
@@ -22,12 +23,12 @@ class Section:
     """One benchmark's table: a title, a header, rows of cells, and notes printed beneath."""
 
     title: str
-    header: List[str]
-    rows: List[List[Any]] = field(default_factory=list)
-    notes: List[str] = field(default_factory=list)
+    header: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def run_worker(name: str, **kwargs: Any) -> Dict[str, Any]:
+def run_worker(name: str, **kwargs: Any) -> dict[str, Any]:
     """Run `workers.NAME(**kwargs)` in a fresh Python process and return its figures."""
     args = [sys.executable, "-m", "spacy_bert_ner.benchmarks.workers", name, json.dumps(kwargs)]
     result = subprocess.run(args, capture_output=True, text=True)
@@ -36,7 +37,7 @@ def run_worker(name: str, **kwargs: Any) -> Dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def best_of(repeats: int, func: Callable[[], Any], warmup: bool = False) -> Tuple[float, List[float], Any]:
+def best_of(repeats: int, func: Callable[[], Any], warmup: bool = False) -> tuple[float, list[float], Any]:
     """Best wall time of `repeats` calls, every time, and the last call's result; with `warmup`,
     one untimed call first."""
     if warmup:
@@ -60,7 +61,7 @@ def show(section: Section) -> None:
         msg.text(note)
 
 
-def to_markdown(sections: Sequence[Section], title: Optional[str] = None) -> str:
+def to_markdown(sections: Sequence[Section], title: str | None = None) -> str:
     md = MarkdownRenderer()
     if title:
         md.add(md.title(1, title))
@@ -72,7 +73,7 @@ def to_markdown(sections: Sequence[Section], title: Optional[str] = None) -> str
     return md.text + "\n"
 
 
-def write_markdown(path: Path, sections: Sequence[Section], title: Optional[str] = None) -> None:
+def write_markdown(path: Path, sections: Sequence[Section], title: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_markdown(sections, title), encoding="utf-8")
     msg.good(f"Saved {path}")
@@ -82,7 +83,7 @@ def words_per_sec(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def run_and_show(build: Callable[[], Section], output: Optional[Path] = None) -> None:
+def run_and_show(build: Callable[[], Section], output: Path | None = None) -> None:
     """Build a section (a failed worker exits 1 with its error), print it, write it if asked."""
     try:
         section = build()

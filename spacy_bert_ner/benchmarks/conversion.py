@@ -5,8 +5,8 @@ In one process and one run, best of `--repeats` (time.perf_counter):
       of sentences of (word, POS, tag), no DocBin;
   (b) convert_kaggle of the same file to train/dev/test.spacy (+ stats.json) in a temp dir;
   (c) convert_conll of eng.train alone.
-Prints a table with the targets (convert_kaggle <= 0.7 x pandas; eng.train < 2 s) and whether
-they hold; it never fails on a missed target. The real data is not part of the project: the
+Prints a table with each step's time and convert_kaggle's ratio to the pandas recipe; nothing is
+asserted. The real data is not part of the project: the
 default paths are the project's asset paths (assets/kaggle, assets/conll2003).
 
 spacy-bert-ner bench conversion --help
@@ -14,7 +14,6 @@ spacy-bert-ner bench conversion --help
 
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Tuple
 
 import typer
 from wasabi import msg
@@ -23,11 +22,8 @@ from spacy_bert_ner.converters import convert_conll, convert_kaggle
 
 from .common import CONLL_PATH, KAGGLE_PATH, Section, best_of, machine, run_and_show
 
-MAX_RATIO = 0.7  # convert_kaggle / pandas recipe
-MAX_CONLL_SECONDS = 2.0
 
-
-def pandas_recipe(path: Path) -> List[List[Tuple[str, str, str]]]:
+def pandas_recipe(path: Path) -> list[list[tuple[str, str, str]]]:
     """The usual notebook recipe: sentences as lists of (word, POS, tag), nothing written."""
     import pandas as pd
 
@@ -51,7 +47,7 @@ def convert_section(kaggle: Path = KAGGLE_PATH, conll: Path = CONLL_PATH, repeat
         co_best, co_times, co_summary = best_of(repeats, lambda: convert_conll({"train": conll}, Path(tmp) / "conll"))
     ratio = kg_best / pd_best
     kg_total, co_total = kg_summary["total"], co_summary["total"]
-    header = ["step", "output", "best (s)", "runs (s)", "ours / pandas", "target", "holds"]
+    header = ["step", "output", "best (s)", "runs (s)", "ours / pandas"]
     rows = [
         [
             "(a) pandas read_csv+ffill+groupby",
@@ -59,8 +55,6 @@ def convert_section(kaggle: Path = KAGGLE_PATH, conll: Path = CONLL_PATH, repeat
             f"{pd_best:.2f}",
             _runs(pd_times),
             "1.00",
-            "",
-            "",
         ],
         [
             "(b) convert_kaggle",
@@ -68,8 +62,6 @@ def convert_section(kaggle: Path = KAGGLE_PATH, conll: Path = CONLL_PATH, repeat
             f"{kg_best:.2f}",
             _runs(kg_times),
             f"{ratio:.2f}",
-            f"ratio <= {MAX_RATIO}",
-            _yes_no(ratio <= MAX_RATIO),
         ],
         [
             f"(c) convert_conll {conll.name}",
@@ -77,8 +69,6 @@ def convert_section(kaggle: Path = KAGGLE_PATH, conll: Path = CONLL_PATH, repeat
             f"{co_best:.2f}",
             _runs(co_times),
             "",
-            f"< {MAX_CONLL_SECONDS:g} s",
-            _yes_no(co_best < MAX_CONLL_SECONDS),
         ],
     ]
     notes = [
@@ -92,9 +82,9 @@ def main(
     kaggle: Path = typer.Option(KAGGLE_PATH, help="Kaggle NER CSV (.csv, .csv.gz or .zip)"),
     conll: Path = typer.Option(CONLL_PATH, help="CoNLL-2003 training file (eng.train)"),
     repeats: int = typer.Option(3, min=1, help="Runs of each step; the best time counts"),
-    output: Optional[Path] = typer.Option(None, help="Also write the table as Markdown to this file"),
+    output: Path | None = typer.Option(None, help="Also write the table as Markdown to this file"),
 ) -> None:
-    """Time convert_kaggle and convert_conll against the pandas recipe (prints; never fails on a target)."""
+    """Time convert_kaggle and convert_conll against the pandas recipe (prints; asserts nothing)."""
     missing = [str(path) for path in (kaggle, conll) if not path.is_file()]
     if missing:
         msg.fail(
@@ -106,9 +96,5 @@ def main(
     run_and_show(lambda: convert_section(kaggle, conll, repeats), output)
 
 
-def _runs(times: List[float]) -> str:
+def _runs(times: list[float]) -> str:
     return " ".join(f"{t:.2f}" for t in times)
-
-
-def _yes_no(holds: bool) -> str:
-    return "yes" if holds else "NO"

@@ -10,8 +10,9 @@ spacy-bert-ner bench scaling training/conll_aligned/model-best --data corpus/con
 """
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import typer
 from wasabi import msg
@@ -49,7 +50,7 @@ def scaling_section(
     header = ["pipeline", "input", "docs", "words", "best (s)", "words/sec", "peak RSS (MB)"]
     rows = []
 
-    def row(label: str, r: Dict[str, Any]) -> List[Any]:
+    def row(label: str, r: dict[str, Any]) -> list[Any]:
         figures = [r["docs"], r["words"], f"{r['seconds']:.2f}", words_per_sec(r["words_per_sec"])]
         return [str(model), label, *figures, f"{r['peak_rss_mb']:,.0f}"]
 
@@ -83,7 +84,7 @@ def main(
     long_words: int = typer.Option(20000, help="Words in the one long document"),
     batch_size: int = typer.Option(32, help="nlp.pipe batch size"),
     repeats: int = typer.Option(1, help="Timed passes; the best is reported"),
-    output: Optional[Path] = typer.Option(None, help="Also write the table as Markdown here"),
+    output: Path | None = typer.Option(None, help="Also write the table as Markdown here"),
 ) -> None:
     """Throughput and peak RSS at 1x, 4x and 16x the test file, and on one very long document."""
     if not data.exists():

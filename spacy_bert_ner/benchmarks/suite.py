@@ -14,7 +14,6 @@ spacy-bert-ner bench suite training/conll_aligned/model-best training/conll_ner/
 """
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from wasabi import msg
@@ -29,18 +28,18 @@ from .training import training_section
 
 def main(
     output: Path = typer.Argument(..., help="Markdown file for all tables, e.g. metrics/benchmarks.md"),
-    pipelines: List[Path] = typer.Argument(..., help="Trained pipeline folders; the first also gets the scaling runs"),
+    pipelines: list[Path] = typer.Argument(..., help="Trained pipeline folders; the first also gets the scaling runs"),
     data: Path = typer.Option(..., help="Fixed test file (.spacy) for inference"),
-    encoder: Optional[Path] = typer.Option(None, help="Encoder folder for the bare forward-pass ceiling"),
-    hf_model: Optional[Path] = typer.Option(None, help="Token-classification model for the transformers pipeline row"),
+    encoder: Path | None = typer.Option(None, help="Encoder folder for the bare forward-pass ceiling"),
+    hf_model: Path | None = typer.Option(None, help="Token-classification model for the transformers pipeline row"),
     batch_size: int = typer.Option(32, help="nlp.pipe batch size"),
     repeats: int = typer.Option(2, help="Timed inference passes; the best is reported"),
     limit: int = typer.Option(0, help="Docs of the test file that make 1x in the scaling runs (0: all)"),
     long_words: int = typer.Option(20000, help="Words in the scaling run's one long document"),
-    config: List[Path] = typer.Option([], help="Training config to time (repeatable)"),
-    train: Optional[Path] = typer.Option(None, help="Training corpus for the training-speed runs"),
-    dev: Optional[Path] = typer.Option(None, help="Dev corpus for initialization (default: --data)"),
-    transformer: Optional[str] = typer.Option(None, help="paths.transformer for the training-speed runs"),
+    config: list[Path] = typer.Option([], help="Training config to time (repeatable)"),
+    train: Path | None = typer.Option(None, help="Training corpus for the training-speed runs"),
+    dev: Path | None = typer.Option(None, help="Dev corpus for initialization (default: --data)"),
+    transformer: str | None = typer.Option(None, help="paths.transformer for the training-speed runs"),
     steps: int = typer.Option(30, help="Timed training steps per config"),
     kaggle: Path = typer.Option(KAGGLE_PATH, help="Kaggle CSV for the conversion benchmark"),
     conll: Path = typer.Option(CONLL_PATH, help="CoNLL train file for the conversion benchmark"),
@@ -51,7 +50,7 @@ def main(
         msg.fail(f"Not found: {', '.join(missing)}", exits=1)
     if config and train is None:
         msg.fail("--config needs --train (the corpus to train on)", exits=1)
-    sections: List[Section] = []
+    sections: list[Section] = []
     try:
         if kaggle.is_file() and conll.is_file():
             sections.append(convert_section(kaggle, conll))

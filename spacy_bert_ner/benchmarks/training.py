@@ -11,7 +11,6 @@ spacy-bert-ner bench training configs/aligned_cpu.cfg configs/ner_cpu.cfg \
 """
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from spacy.util import load_config
@@ -21,10 +20,10 @@ from .common import Section, machine, run_and_show, run_worker, words_per_sec
 
 
 def training_section(
-    configs: List[Path],
+    configs: list[Path],
     train: Path,
     dev: Path,
-    transformer: Optional[str] = None,
+    transformer: str | None = None,
     steps: int = 30,
     warmup: int = 3,
 ) -> Section:
@@ -56,13 +55,13 @@ def training_section(
 
 
 def main(
-    configs: List[Path] = typer.Argument(..., help="Training configs (.cfg)"),
+    configs: list[Path] = typer.Argument(..., help="Training configs (.cfg)"),
     train: Path = typer.Option(..., help="Training corpus (.spacy)"),
     dev: Path = typer.Option(..., help="Dev corpus (.spacy; only read by initialization)"),
-    transformer: Optional[str] = typer.Option(None, help="paths.transformer for transformer configs"),
+    transformer: str | None = typer.Option(None, help="paths.transformer for transformer configs"),
     steps: int = typer.Option(30, min=1, help="Timed updates"),
     warmup: int = typer.Option(3, min=1, help="Untimed updates first"),
-    output: Optional[Path] = typer.Option(None, help="Also write the table as Markdown here"),
+    output: Path | None = typer.Option(None, help="Also write the table as Markdown here"),
 ) -> None:
     """Training words/sec and peak RSS of each config (spaCy's loop, no evaluation)."""
     missing = [str(p) for p in (*configs, train, dev) if not p.exists()]

@@ -9,14 +9,15 @@ prints one JSON line: the figures of worker NAME. The benchmark scripts start th
 import json
 import sys
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from spacy_bert_ner.baseline.predict import peak_rss_mb
 
 from .common import best_of
 
 
-def _words(data: str, limit: int = 0) -> List[List[str]]:
+def _words(data: str, limit: int = 0) -> list[list[str]]:
     from spacy.tokens import DocBin
     from spacy.vocab import Vocab
 
@@ -24,7 +25,7 @@ def _words(data: str, limit: int = 0) -> List[List[str]]:
     return [[t.text for t in doc] for doc in (docs[:limit] if limit else docs)]
 
 
-def _result(n_docs: int, n_words: int, times: List[float], pipes: List[str], **extra: Any) -> Dict[str, Any]:
+def _result(n_docs: int, n_words: int, times: list[float], pipes: list[str], **extra: Any) -> dict[str, Any]:
     best = min(times)
     return {
         "docs": n_docs,
@@ -40,7 +41,7 @@ def _result(n_docs: int, n_words: int, times: List[float], pipes: List[str], **e
 
 def pipeline(
     model: str, data: str, batch_size: int = 32, n_process: int = 1, repeats: int = 2, limit: int = 0, copies: int = 1
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Words/sec of `nlp.pipe` over the gold tokens of `data` (its first `limit` Docs, `copies`
     times over), streamed: Docs are made as the pipeline asks for them and dropped after."""
     import spacy
@@ -64,7 +65,7 @@ def pipeline(
     return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names, **_windows(nlp))
 
 
-def _windows(nlp: Any) -> Dict[str, Any]:
+def _windows(nlp: Any) -> dict[str, Any]:
     """The transformer's strided-window, sub-batch, length-bucket and bfloat16 settings, for the
     ceiling to copy ({} without one)."""
     if "transformer" not in nlp.pipe_names:
@@ -89,10 +90,10 @@ def encoder(
     window: int = 128,
     stride: int = 96,
     max_batch_items: int = 4096,
-    bucket_overhead: Optional[int] = None,
+    bucket_overhead: int | None = None,
     cpu_bfloat16: bool = False,
     limit: int = 0,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """The ceiling: a bare forward pass of the encoder (AutoModel, no head) over the same Docs
     as the pipelines, batched the way spacy-transformers batches them: `batch_size` Docs at a
     time, split into length-sorted sub-batches of at most `max_batch_items` padded tokens, each
@@ -111,7 +112,7 @@ def encoder(
     bare = AutoModel.from_pretrained(model).eval()
     docs = _words(data, limit)
 
-    def windows(words: Sequence[str]) -> List[Sequence[str]]:
+    def windows(words: Sequence[str]) -> list[Sequence[str]]:
         spans, start = [], 0
         while start < len(words):
             spans.append(words[start : start + window])
@@ -124,7 +125,7 @@ def encoder(
 
     @torch.no_grad()
     @torch.autocast("cpu", dtype=torch.bfloat16, enabled=in_bfloat16)
-    def forward(batch: List[List[str]]) -> None:
+    def forward(batch: list[list[str]]) -> None:
         for indices in batch_by_length(batch, max_batch_items):
             spans = [span for i in indices for span in windows(batch[i])]
             if not spans:
@@ -153,7 +154,7 @@ def encoder(
     return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"], **settings)
 
 
-def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> Dict[str, Any]:
+def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> dict[str, Any]:
     """transformers' `pipeline("token-classification")` (aggregation "first", stride 64 for long
     texts) over the same texts, joined with spaces."""
     from transformers import pipeline as hf_pipeline_factory
@@ -168,7 +169,23 @@ def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, l
     return _result(len(texts), n_words, times, ["transformers token-classification pipeline"])
 
 
-def training(config: str, overrides: Dict[str, Any], steps: int = 30, warmup: int = 3) -> Dict[str, Any]:
+def recipe(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> dict[str, Any]:
+    """The classic recipe's own batched inference, as the `report` command runs it: the fine-tuned
+    AutoModelForTokenClassification over the gold tokens, first-subword tags, batched chunks."""
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    from ..baseline.predict import BaselinePredictor
+
+    predictor = BaselinePredictor(model)
+    docs = list(DocBin().from_disk(data).get_docs(Vocab()))
+    docs = docs[:limit] if limit else docs
+    predictor.predict(docs[:batch_size], batch_size)  # warm-up
+    _, times, _ = best_of(repeats, lambda: predictor.predict(docs, batch_size))
+    return _result(len(docs), sum(len(doc) for doc in docs), times, ["classic recipe (batched, report)"])
+
+
+def training(config: str, overrides: dict[str, Any], steps: int = 30, warmup: int = 3) -> dict[str, Any]:
     """Training words/sec of a config: spaCy's own training loop (`train_while_improving`, the
     config's batcher, optimizer, dropout and gradient accumulation) for `warmup` + `steps` updates,
     timed over the last `steps` (no evaluation). Peak RSS covers initialization and training."""
@@ -216,10 +233,11 @@ def training(config: str, overrides: Dict[str, Any], steps: int = 30, warmup: in
     }
 
 
-WORKERS: Dict[str, Callable[..., Dict[str, Any]]] = {
+WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
     "pipeline": pipeline,
     "encoder": encoder,
     "hf_pipeline": hf_pipeline,
+    "recipe": recipe,
     "training": training,
 }
 

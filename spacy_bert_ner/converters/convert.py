@@ -1,8 +1,9 @@
 """Whole conversions: source files in, `{train,dev,test}.spacy` and `stats.json` out, published
 together (see output.py) and only after the counts add up."""
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any
 
 from .conll import read_conll
 from .docs import Document, SplitStats, build_split, count_stored
@@ -21,11 +22,11 @@ def convert_kaggle(
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     n_sents: int = 10,
-    encoding: Optional[str] = None,
+    encoding: str | None = None,
     scheme: TagScheme = TagScheme.iob2,
     skip_bad_sentences: bool = False,
     strict: bool = False,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Split the Kaggle CSV into train/dev/test DocBins.
 
     The split unit is a block of `n_sents` consecutive sentences, which also becomes one Doc:
@@ -59,15 +60,15 @@ def convert_kaggle(
 
 
 def convert_conll(
-    inputs: Mapping[str, Optional[Path]],
+    inputs: Mapping[str, Path | None],
     output_dir: Path,
     *,
     n_sents: int = 10,
-    encoding: Optional[str] = "utf-8",
+    encoding: str | None = "utf-8",
     scheme: TagScheme = TagScheme.auto,
     skip_bad_sentences: bool = False,
     strict: bool = False,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Convert one column file per split (e.g. {"train": eng.train, "dev": eng.testa}); None skips a
     split. The output directory then holds those splits only: earlier runs' other splits go."""
     unknown = [split for split in inputs if split not in SPLIT_NAMES]
@@ -106,15 +107,15 @@ def _check_n_sents(n_sents: int) -> None:
 
 
 def _write(
-    splits: Mapping[str, List[Document]],
+    splits: Mapping[str, list[Document]],
     output_dir: Path,
     source_format: str,
-    sources: List[str],
-    options: Dict[str, Any],
+    sources: list[str],
+    options: dict[str, Any],
     report: ConversionReport,
-) -> Dict[str, Any]:
-    files: Dict[str, bytes] = {}
-    per_split: Dict[str, SplitStats] = {}
+) -> dict[str, Any]:
+    files: dict[str, bytes] = {}
+    per_split: dict[str, SplitStats] = {}
     total = SplitStats()
     stored = [0, 0]  # sentences, tokens, as the DocBins hold them
     for split, docs in splits.items():

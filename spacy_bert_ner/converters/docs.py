@@ -1,9 +1,9 @@
 """From parsed sentences to spaCy DocBins, fast enough for a million tokens."""
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import ENT_IOB, ENT_TYPE, ORTH, SENT_START, TAG
@@ -20,13 +20,13 @@ NOT_SENT_START = numpy.uint64(2**64 - 1)  # SENT_START -1 as Doc.to_array stores
 class Sentence:
     """One sentence as read from a source file: words, POS tags (or None) and IOB2 entity tags."""
 
-    words: List[str]
-    tags: Optional[List[str]]
-    ents: List[str]
+    words: list[str]
+    tags: list[str] | None
+    ents: list[str]
     line: int
 
 
-Document = List[Sentence]
+Document = list[Sentence]
 
 
 class DocBinBuilder:
@@ -72,7 +72,7 @@ class DocBinBuilder:
         return get_string_id(string)
 
 
-class _Lookup(Dict[str, int]):
+class _Lookup(dict[str, int]):
     """A cache that computes a missing value once, so hot loops pay one dict lookup a token."""
 
     def __init__(self, compute: Callable[[str], int]) -> None:
@@ -119,7 +119,7 @@ class SplitStats:
         }
 
 
-def build_split(documents: Sequence[Document]) -> Tuple[DocBin, SplitStats]:
+def build_split(documents: Sequence[Document]) -> tuple[DocBin, SplitStats]:
     """The DocBin of one split and what went in."""
     builder = DocBinBuilder()
     stats = SplitStats()
@@ -129,7 +129,7 @@ def build_split(documents: Sequence[Document]) -> Tuple[DocBin, SplitStats]:
     return builder.docbin, stats
 
 
-def count_stored(docbin: DocBin) -> Tuple[int, int]:
+def count_stored(docbin: DocBin) -> tuple[int, int]:
     """(sentences, tokens) as stored in the DocBin's arrays: counted apart from SplitStats, so
     that `read = written + rejected` checks what is written, not what was meant to be."""
     column = docbin.attrs.index(SENT_START)

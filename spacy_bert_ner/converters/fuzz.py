@@ -19,9 +19,9 @@ import time
 import traceback
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .conll import read_conll
 from .convert import convert_conll, convert_kaggle
@@ -35,7 +35,7 @@ from .source import CONTROL
 KAGGLE_SAMPLE = (
     "Sentence #,Word,POS,Tag\r\n"
     "Sentence: 1,Ana,NNP,B-per\r\n,Lopez,NNP,I-per\r\n,visited,VBD,O\r\n,Z\u00fcrich,NNP,B-geo\r\n"
-    ',"""",``,O\r\n,"10,000",CD,O\r\n,.,.,O\r\n'
+    ',"""",`,O\r\n,"10,000",CD,O\r\n,.,.,O\r\n'
     "Sentence: 2,Acme,NNP,B-org\r\n,Corp,NNP,I-org\r\n,hired,VBD,O\r\n,caf\u00e9,NN,O\r\n"
     "Sentence: 3,Rain,NN,O\r\n,\u201cfell\u201d,VBD,O\r\n,.,.,O\r\n"
 )
@@ -86,7 +86,7 @@ PAYLOADS = (
 OPS = ("flip", "insert", "delete", "duplicate", "truncate", "swap_lines", "long_field")
 CONTAINERS = ("plain", "gzip", "zip", "bzip2", "xz")
 SUFFIX_STYLES = ("matching", "upper", "plain", "none")
-COMPRESS: Dict[str, Callable[[bytes], bytes]] = {
+COMPRESS: dict[str, Callable[[bytes], bytes]] = {
     "plain": lambda data: data,
     "gzip": lambda data: gzip.compress(data, mtime=0),
     "bzip2": bz2.compress,
@@ -94,7 +94,7 @@ COMPRESS: Dict[str, Callable[[bytes], bytes]] = {
 }
 SUFFIX = {"plain": "", "gzip": ".gz", "zip": ".zip", "bzip2": ".bz2", "xz": ".xz"}
 
-Edit = Tuple[str, int, int]  # (op, position in 1/1000 of the data, payload index or size)
+Edit = tuple[str, int, int]  # (op, position in 1/1000 of the data, payload index or size)
 
 
 @dataclass
@@ -163,7 +163,7 @@ def apply_edits(data: bytes, edits: Sequence[Edit]) -> bytes:
 def random_case(rng: random.Random) -> Case:
     source_format = rng.choice(("kaggle", "conll"))
 
-    def edits(n_max: int) -> List[Edit]:
+    def edits(n_max: int) -> list[Edit]:
         ops = [op for op in OPS if op != "long_field" or rng.random() < 0.02]
         return [(rng.choice(ops), rng.randrange(1001), rng.randrange(1000)) for _ in range(rng.randint(0, n_max))]
 
@@ -183,7 +183,7 @@ def random_case(rng: random.Random) -> Case:
 
 
 def run_case(case: Case, directory: Path) -> str:
-    """"ok" or "error" (a ConversionError); any other exception propagates, and a broken
+    """ "ok" or "error" (a ConversionError); any other exception propagates, and a broken
     invariant of the result raises AssertionError."""
     path = directory / case.file_name()
     path.write_bytes(case.data())
@@ -211,7 +211,7 @@ def run_case(case: Case, directory: Path) -> str:
     return "ok"
 
 
-def check_sentences(sentences: List[Sentence], report: ConversionReport) -> None:
+def check_sentences(sentences: list[Sentence], report: ConversionReport) -> None:
     """What every conversion must keep: nothing lost, no empty, padded or control-character
     word, valid IOB2 entities."""
     assert report.sentences_read == len(sentences) + len(report.rejections)
@@ -233,7 +233,7 @@ class FuzzResult:
     tried: int = 0
     outcomes: Counter = field(default_factory=Counter)
     untyped: Counter = field(default_factory=Counter)  # "Type at file:line" -> count
-    examples: Dict[str, Case] = field(default_factory=dict)
+    examples: dict[str, Case] = field(default_factory=dict)
 
     def record_failure(self, err: BaseException, case: Case) -> None:
         frame = traceback.extract_tb(err.__traceback__)[-1]
@@ -242,7 +242,7 @@ class FuzzResult:
         self.examples.setdefault(where, case)
 
 
-def fuzz(seconds: float, seed: int = 0, max_cases: Optional[int] = None) -> FuzzResult:
+def fuzz(seconds: float, seed: int = 0, max_cases: int | None = None) -> FuzzResult:
     rng = random.Random(seed)
     result = FuzzResult()
     deadline = time.monotonic() + seconds

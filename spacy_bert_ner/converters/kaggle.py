@@ -9,7 +9,6 @@ rows after it, and every error names the line where its row starts.
 
 import csv
 from pathlib import Path
-from typing import List, Optional, Tuple
 
 from .docs import Sentence
 from .errors import ConversionError
@@ -29,12 +28,12 @@ UNESCAPED_QUOTE = "unescaped '\"' in a row that is not valid CSV; fields split a
 def read_kaggle(
     path: Path,
     *,
-    encoding: Optional[str] = None,
+    encoding: str | None = None,
     scheme: TagScheme = TagScheme.iob2,
     skip_bad_sentences: bool = False,
     strict: bool = False,
-    report: Optional[ConversionReport] = None,
-) -> List[Sentence]:
+    report: ConversionReport | None = None,
+) -> list[Sentence]:
     """Read every sentence of a Kaggle NER CSV (`.csv`, `.csv.gz`, `.zip` ...).
 
     `encoding` None detects it (UTF-8 if the file is valid UTF-8 with non-ASCII bytes, else
@@ -57,7 +56,7 @@ def read_kaggle(
     n_columns = len(header)
     decoder = IOBDecoder(name, scheme)
     reader = SentenceReader(decoder, report, skip_bad_sentences)
-    sentences: List[Sentence] = []
+    sentences: list[Sentence] = []
     seen_ids = set()
     current_id = None
     for line, raw in enumerate(lines[1:], start=2):
@@ -102,7 +101,7 @@ def read_kaggle(
     return sentences
 
 
-def _fields(raw: str, n_columns: Optional[int]) -> Tuple[List[str], Optional[str]]:
+def _fields(raw: str, n_columns: int | None) -> tuple[list[str], str | None]:
     """The fields of one line, and what is wrong with it if anything.
 
     A line the csv module rejects (an unbalanced or misplaced `"`, as unescaped exports have)
@@ -122,13 +121,13 @@ def _fields(raw: str, n_columns: Optional[int]) -> Tuple[List[str], Optional[str
         )
 
 
-def _header_problem(missing: List[str], header: List[str]) -> str:
+def _header_problem(missing: list[str], header: list[str]) -> str:
     problem = f"header lacks column(s) {missing}: expected {list(REQUIRED_COLUMNS)}, found {header}"
     if header and header[0].startswith(("\ufeff", "\u00ef\u00bb\u00bf")):
         problem += "; it starts with a UTF-8 byte-order mark read as text: pass --encoding utf-8"
     return problem
 
 
-def _keep(sentence: Optional[Sentence], sentences: List[Sentence]) -> None:
+def _keep(sentence: Sentence | None, sentences: list[Sentence]) -> None:
     if sentence is not None:
         sentences.append(sentence)

@@ -11,12 +11,14 @@ complete before the first rename). Hidden files are skipped by spaCy's corpus re
 """
 
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Tuple
+from typing import Any
 
 import srsly
 
@@ -35,7 +37,7 @@ STAGING_PREFIX = ".staging-"
 BACKUP_PREFIX = ".previous-"
 
 
-def file_entry(data: bytes) -> Dict[str, Any]:
+def file_entry(data: bytes) -> dict[str, Any]:
     """What stats.json records of a written file, so that a reader can check it."""
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -43,7 +45,10 @@ def file_entry(data: bytes) -> Dict[str, Any]:
 def check_output_dir(output_dir: Path) -> None:
     """Fail before a long read if no corpus can be written at `output_dir`."""
     output_dir = Path(output_dir)
-    existing = next(path for path in [output_dir, *output_dir.parents] if path.exists())
+    try:
+        existing = next(path for path in [output_dir, *output_dir.parents] if path.exists())
+    except OSError as err:  # e.g. a parent directory that cannot be searched
+        raise _output_error(output_dir, "cannot reach the directory", err) from None
     if not existing.is_dir():
         raise OutputError(existing, "exists and is not a directory; the corpus needs a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -56,7 +61,7 @@ def publish(output_dir: Path, files: Mapping[str, bytes], stats: Mapping[str, An
     that this one does not write are removed."""
     output_dir = Path(output_dir)
     check_output_dir(output_dir)
-    created = [path for path in [output_dir, *output_dir.parents] if not path.exists()]
+    created = list(itertools.takewhile(lambda path: not path.exists(), [output_dir, *output_dir.parents]))
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         with locked(output_dir):
@@ -79,7 +84,7 @@ def publish(output_dir: Path, files: Mapping[str, bytes], stats: Mapping[str, An
         raise
 
 
-def _remove_empty(created: List[Path]) -> None:
+def _remove_empty(created: list[Path]) -> None:
     """Remove the directories a failed run made (deepest first), as long as they are empty."""
     for path in created:
         try:
@@ -115,12 +120,13 @@ def locked(output_dir: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            path.unlink(missing_ok=True)  # while still held: whoever opened it finds it gone
+            with suppress(OSError):  # while still held: whoever opened it finds it gone
+                path.unlink(missing_ok=True)
     finally:
         os.close(fd)
 
 
-def check_corpus(corpus_dir: Path, verify: bool = False) -> Dict[str, Any]:
+def check_corpus(corpus_dir: Path, verify: bool = False) -> dict[str, Any]:
     """The stats of the complete corpus in `corpus_dir`: a ConversionError if it has no stats.json
     (a conversion was interrupted, or never ran) or its files are not the ones stats.json lists
     (size, and with `verify` the sha256)."""
@@ -132,9 +138,9 @@ def check_corpus(corpus_dir: Path, verify: bool = False) -> Dict[str, Any]:
         )
     try:
         stats = srsly.read_json(stats_path)
-        listed: Dict[str, Dict[str, Any]] = stats["files"]
+        listed: dict[str, dict[str, Any]] = stats["files"]
     except (ValueError, KeyError, TypeError) as err:
-        raise ConversionError(stats_path, None, f"not a converter's stats file ({err})") from None
+        raise ConversionError(stats_path, None, f"not a stats file of this converter's version ({err!r})") from None
     for name in SPLIT_FILES:
         path = corpus_dir / name
         if name not in listed:
@@ -159,9 +165,9 @@ def recover(output_dir: Path) -> None:
         raise _output_error(Path(output_dir), "cannot recover", err) from None
 
 
-def _swap(output_dir: Path, staging: Path, names: List[str]) -> None:
+def _swap(output_dir: Path, staging: Path, names: list[str]) -> None:
     backup = Path(tempfile.mkdtemp(prefix=BACKUP_PREFIX, dir=output_dir))
-    moves: List[Tuple[Path, Path]] = []
+    moves: list[tuple[Path, Path]] = []
 
     def move(source: Path, target: Path) -> None:
         os.replace(source, target)

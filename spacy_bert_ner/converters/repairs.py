@@ -3,17 +3,17 @@
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any
 
 MAX_EXAMPLES = 5
 
 
 @dataclass
 class Rejection:
-    """A sentence left out (only with `on_error="skip"`), with where and why."""
+    """A sentence left out (only with `skip_bad_sentences`), with where and why."""
 
     path: str
-    line: Optional[int]
+    line: int | None
     problem: str
     tokens: int
 
@@ -27,39 +27,23 @@ class ConversionReport:
     and what was read, counted as it was read: `read = written + rejected` is a real check."""
 
     repairs: Counter = field(default_factory=Counter)
-    repair_examples: Dict[str, List[str]] = field(default_factory=dict)
-    rejections: List[Rejection] = field(default_factory=list)
-    schemes: Dict[str, str] = field(default_factory=dict)  # file -> tag scheme read
-    encodings: Dict[str, str] = field(default_factory=dict)  # file -> encoding used
+    repair_examples: dict[str, list[str]] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    schemes: dict[str, str] = field(default_factory=dict)  # file -> tag scheme read
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> encoding used
     sentences_read: int = 0
     tokens_read: int = 0
 
-    def repair(self, kind: str, path: Union[str, Path], line: Optional[int]) -> None:
+    def repair(self, kind: str, path: str | Path, line: int | None) -> None:
         self.repairs[kind] += 1
         examples = self.repair_examples.setdefault(kind, [])
         if len(examples) < MAX_EXAMPLES:
             examples.append(f"{path}:{line}")
 
-    def drop_repairs(self, kind: str) -> None:
-        """Forget a kind of repair that turned out not to be one (e.g. IOB1 I- starts)."""
-        self.repairs.pop(kind, None)
-        self.repair_examples.pop(kind, None)
-
-    def reject(self, path: Union[str, Path], line: Optional[int], problem: str, tokens: int) -> None:
+    def reject(self, path: str | Path, line: int | None, problem: str, tokens: int) -> None:
         self.rejections.append(Rejection(str(path), line, problem, tokens))
 
-    def merge(self, other: "ConversionReport") -> None:
-        for kind, count in other.repairs.items():
-            self.repairs[kind] += count
-            examples = self.repair_examples.setdefault(kind, [])
-            examples.extend(other.repair_examples.get(kind, [])[: MAX_EXAMPLES - len(examples)])
-        self.rejections.extend(other.rejections)
-        self.schemes.update(other.schemes)
-        self.encodings.update(other.encodings)
-        self.sentences_read += other.sentences_read
-        self.tokens_read += other.tokens_read
-
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "sentences_read": self.sentences_read,
             "tokens_read": self.tokens_read,

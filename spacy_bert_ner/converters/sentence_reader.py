@@ -2,8 +2,6 @@
 with a bad row either stops the conversion (the row's error) or is rejected whole and reported.
 Every sentence and token read is counted in the report here, before anything is kept or dropped."""
 
-from typing import Optional, Tuple
-
 from .docs import Sentence
 from .errors import ConversionError
 from .repairs import ConversionReport
@@ -17,8 +15,8 @@ class SentenceReader:
         self.decoder = decoder
         self.report = report
         self.skip_bad_sentences = skip_bad_sentences
-        self.current: Optional[Sentence] = None
-        self._problem: Optional[Tuple[Optional[int], str]] = None
+        self.current: Sentence | None = None
+        self._problem: tuple[int | None, str] | None = None
         self._prev_label = ""
 
     def start(self, line: int, has_tags: bool) -> None:
@@ -27,7 +25,7 @@ class SentenceReader:
         self.current = Sentence([], [] if has_tags else None, [], line)
         self._problem, self._prev_label = None, ""
 
-    def add(self, word: str, tag: str, pos: Optional[str], line: int) -> None:
+    def add(self, word: str, tag: str, pos: str | None, line: int) -> None:
         if tag == OUTSIDE:  # most tokens: skip the decoder call
             ent, self._prev_label = OUTSIDE, ""
         else:
@@ -56,7 +54,7 @@ class SentenceReader:
             self._problem = (err.line, err.problem)
         self.current.words.append(word)
 
-    def finish(self) -> Optional[Sentence]:
+    def finish(self) -> Sentence | None:
         """The finished sentence, or None if there was none or it was rejected (and reported)."""
         sentence, self.current = self.current, None
         if sentence is not None:

@@ -13,8 +13,9 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import NamedTuple
 
 from .errors import ConversionError
 
@@ -32,7 +33,7 @@ SIGNATURES = (
 BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
 SUFFIXES = {".gz": "gzip", ".tgz": "gzip", ".zip": "zip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 SUFFIXES.update({".7z": "7z", ".rar": "rar"})
-DECOMPRESS: Dict[str, Callable[[bytes], bytes]] = {
+DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": gzip.decompress,
     "bzip2": bz2.decompress,
     "xz": lzma.decompress,
@@ -75,7 +76,7 @@ class SourceText(NamedTuple):
     encoding: str  # as used: "utf-8 (detected)", "cp1252 (given)" ...
 
 
-def read_bytes(path: Path, member_suffix: str = "") -> Tuple[bytes, str]:
+def read_bytes(path: Path, member_suffix: str = "") -> tuple[bytes, str]:
     """Return the (decompressed) bytes and a display name (`archive.zip!member` for zip members)."""
     path = Path(path)
     data = _read_regular_file(path)
@@ -126,13 +127,13 @@ def _read_regular_file(path: Path) -> bytes:
             raise ConversionError(path, None, f"cannot read the file ({_reason(err)})") from None
 
 
-def _compression(data: bytes) -> Optional[str]:
+def _compression(data: bytes) -> str | None:
     if BZIP2.match(data):
         return "bzip2"
     return next((kind for signature, kind in SIGNATURES if data.startswith(signature)), None)
 
 
-def _read_zip_member(path: Path, data: bytes, member_suffix: str) -> Tuple[bytes, str]:
+def _read_zip_member(path: Path, data: bytes, member_suffix: str) -> tuple[bytes, str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [
@@ -161,7 +162,7 @@ def _reason(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def decode(data: bytes, name: str, encoding: Optional[str], fallback: str = "utf-8") -> Tuple[str, str]:
+def decode(data: bytes, name: str, encoding: str | None, fallback: str = "utf-8") -> tuple[str, str]:
     """Decode with `encoding`, or (None) detect it: a byte-order mark names it; a file that
     decodes as UTF-8 and has non-ASCII bytes is UTF-8; anything else is `fallback`.
 
@@ -210,7 +211,7 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def read_text(path: Path, encoding: Optional[str], member_suffix: str = "", fallback: str = "utf-8") -> SourceText:
+def read_text(path: Path, encoding: str | None, member_suffix: str = "", fallback: str = "utf-8") -> SourceText:
     data, name = read_bytes(path, member_suffix)
     if not data.strip():
         raise ConversionError(name, None, "file is empty")
@@ -218,7 +219,7 @@ def read_text(path: Path, encoding: Optional[str], member_suffix: str = "", fall
     return SourceText(text, name, used)
 
 
-def split_lines(text: str) -> List[str]:
+def split_lines(text: str) -> list[str]:
     """Physical lines, ended by CRLF, LF or (old Mac) CR alone; never at U+0085, U+2028 or the
     \\x1c-\\x1e separators, where `str.splitlines` would also break. A final line break ends
     the last line (no empty line after it)."""
@@ -235,7 +236,7 @@ def split_lines(text: str) -> List[str]:
     return lines
 
 
-def control_problem(raw: str) -> Optional[str]:
+def control_problem(raw: str) -> str | None:
     """What is wrong with a line holding a control character (C0 other than tab, or DEL), if it does.
 
     Python's `str.split()` and `str.strip()` take \\x1c-\\x1f for whitespace, so such a

@@ -1,7 +1,8 @@
 """Seeded, reproducible splits and the grouping of sentences into Docs."""
 
 import random
-from typing import List, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 SPLIT_NAMES = ("train", "dev", "test")
@@ -14,7 +15,7 @@ def check_ratios(ratios: Sequence[float]) -> None:
         raise ValueError(f"split ratios must be non-negative and sum to 1, got {list(ratios)}")
 
 
-def split_items(items: Sequence[T], ratios: Sequence[float], seed: int) -> List[List[T]]:
+def split_items(items: Sequence[T], ratios: Sequence[float], seed: int) -> list[list[T]]:
     """Shuffle with `seed`, cut by `ratios`; each part keeps the source order of its items."""
     check_ratios(ratios)
     order = list(range(len(items)))
@@ -28,7 +29,7 @@ def split_items(items: Sequence[T], ratios: Sequence[float], seed: int) -> List[
     return parts
 
 
-def group(items: Sequence[T], size: int) -> List[List[T]]:
+def group(items: Sequence[T], size: int) -> list[list[T]]:
     """Consecutive runs of `size` items (the last one may be shorter)."""
     if size < 1:
         raise ValueError(f"group size must be at least 1, got {size}")

@@ -8,7 +8,6 @@ reported. The scheme therefore decides what is reported, never which spans come 
 
 from enum import Enum
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
 
 from ..pipeline.decoding import OUTSIDE
 from .errors import ConversionError
@@ -24,7 +23,7 @@ class TagScheme(str, Enum):
     iob2 = "iob2"
 
 
-def parse_tag(tag: str) -> Tuple[str, str]:
+def parse_tag(tag: str) -> tuple[str, str]:
     """Split `B-PER` into ("B", "PER"); `O` into ("O", ""). Raises ValueError with the reason."""
     if tag == OUTSIDE:
         return OUTSIDE, ""
@@ -42,14 +41,14 @@ def parse_tag(tag: str) -> Tuple[str, str]:
 class IOBDecoder:
     """Streams tags of one file into IOB2, counting what either scheme would call a repair."""
 
-    def __init__(self, path: Union[str, Path], scheme: TagScheme = TagScheme.auto) -> None:
+    def __init__(self, path: str | Path, scheme: TagScheme = TagScheme.auto) -> None:
         self.path = str(path)
         self.scheme = TagScheme(scheme)
         # entity starts by tag prefix: (count, first lines); which are repairs depends on the scheme
-        self.starts: Dict[str, Tuple[int, List[Optional[int]]]] = {"I": (0, []), "B": (0, [])}
-        self._parsed: Dict[str, Tuple[str, str]] = {}
+        self.starts: dict[str, tuple[int, list[int | None]]] = {"I": (0, []), "B": (0, [])}
+        self._parsed: dict[str, tuple[str, str]] = {}
 
-    def decode(self, tag: str, prev_label: str, line: Optional[int]) -> Tuple[str, str]:
+    def decode(self, tag: str, prev_label: str, line: int | None) -> tuple[str, str]:
         """Return (IOB2 tag, entity type or "") for a token whose predecessor had `prev_label`."""
         parsed = self._parsed.get(tag)
         if parsed is None:

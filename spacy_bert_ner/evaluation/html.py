@@ -6,8 +6,9 @@ Every entity is green when the other side has the same boundaries and label and
 red with a "✗ ..." note otherwise. The page is self-contained (inline styles only).
 """
 
+from collections.abc import Sequence
 from html import escape
-from typing import Any, Dict, List, Sequence, Set
+from typing import Any
 
 from spacy import displacy
 from spacy.tokens import Doc
@@ -27,13 +28,13 @@ h3 { font-size: 0.9em; margin: 0.6em 0 0; color: #555; text-transform: uppercase
 """
 
 
-def select_examples(errors: Sequence[int], n: int) -> List[int]:
+def select_examples(errors: Sequence[int], n: int) -> list[int]:
     """Indices of the n documents with the most errors, most first, ties in corpus order."""
     ranked = sorted(range(len(errors)), key=lambda i: (-errors[i], i))
     return ranked[: max(n, 0)]
 
 
-def ent_markup(doc: Doc, spans: Set[EntSpan], other: Set[EntSpan], gold_side: bool) -> Dict[str, Any]:
+def ent_markup(doc: Doc, spans: set[EntSpan], other: set[EntSpan], gold_side: bool) -> dict[str, Any]:
     """displaCy's manual format for one side, each entity marked against the other side's entities."""
     other_by_bounds = {(start, end): label for start, end, label in other}
     ents = []

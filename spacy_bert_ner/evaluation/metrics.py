@@ -1,24 +1,25 @@
 """Entity- and token-level NER metrics, a confusion of entity matches, and the seqeval cross-check.
 
 Everything here works on plain data, one item per document: entity spans as
-``(start_token, end_token, label)`` sets and IOB2 tag lists. ``doc_spans`` and
-``doc_iob2_tags`` turn Docs into that, so the same functions score hand-made cases in
+`(start_token, end_token, label)` sets and IOB2 tag lists. `doc_spans` and
+`doc_iob2_tags` turn Docs into that, so the same functions score hand-made cases in
 the tests and a pipeline's predictions in the report.
 
-Matching is strict, as in CoNLL and seqeval's ``mode="strict"``: a predicted entity
+Matching is strict, as in CoNLL and seqeval's `mode="strict"`: a predicted entity
 is correct only if its start, end and label all equal a gold entity's.
 """
 
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any
 
 from spacy.tokens import Doc
 
 from ..pipeline.decoding import OUTSIDE, doc_iob2_tags
 
-EntSpan = Tuple[int, int, str]
+EntSpan = tuple[int, int, str]
 """An entity as (first token, end token exclusive, label)."""
 
 MISSED = "missed"
@@ -26,7 +27,7 @@ SPURIOUS = "spurious"
 SEQEVAL_TOLERANCE = 1e-9
 
 
-def doc_spans(doc: Doc) -> Set[EntSpan]:
+def doc_spans(doc: Doc) -> set[EntSpan]:
     return {(ent.start, ent.end, ent.label_) for ent in doc.ents}
 
 
@@ -67,7 +68,7 @@ def prf(counts: Counts) -> Scores:
     return Scores(precision, recall, f1, counts.support)
 
 
-def count_entities(gold: Sequence[Set[EntSpan]], pred: Sequence[Set[EntSpan]]) -> Dict[str, Counts]:
+def count_entities(gold: Sequence[set[EntSpan]], pred: Sequence[set[EntSpan]]) -> dict[str, Counts]:
     """TP/FP/FN per label, over every label seen in gold or predictions (sorted)."""
     _check_same_length(gold, pred)
     tp: Counter = Counter()
@@ -81,13 +82,13 @@ def count_entities(gold: Sequence[Set[EntSpan]], pred: Sequence[Set[EntSpan]]) -
     return {label: Counts(tp[label], fp[label], fn[label]) for label in labels}
 
 
-def micro_average(counts: Dict[str, Counts]) -> Scores:
+def micro_average(counts: dict[str, Counts]) -> Scores:
     """P/R/F1 of the pooled counts of all types."""
     total = Counts(*(sum(getattr(c, name) for c in counts.values()) for name in ("tp", "fp", "fn")))
     return prf(total)
 
 
-def macro_average(scores: Dict[str, Scores]) -> Scores:
+def macro_average(scores: dict[str, Scores]) -> Scores:
     """Unweighted mean of the per-type P, R and F1 (F1 is the mean of F1s, as in seqeval/sklearn)."""
     n = len(scores)
     support = sum(s.support for s in scores.values())
@@ -101,7 +102,7 @@ def macro_average(scores: Dict[str, Scores]) -> Scores:
     )
 
 
-def weighted_average(scores: Dict[str, Scores]) -> Scores:
+def weighted_average(scores: dict[str, Scores]) -> Scores:
     """Per-type P, R and F1 averaged with weights = gold support."""
     support = sum(s.support for s in scores.values())
     return Scores(
@@ -124,7 +125,7 @@ class TokenAccuracy:
     accuracy: float
     correct: int
     tokens: int
-    entity_accuracy: Optional[float]
+    entity_accuracy: float | None
     entity_correct: int
     entity_tokens: int
 
@@ -155,15 +156,15 @@ class Confusion:
     boundaries is one off-diagonal count.
     """
 
-    labels: List[str]
-    counts: List[List[int]]
+    labels: list[str]
+    counts: list[list[int]]
 
     @property
-    def rows(self) -> List[str]:
+    def rows(self) -> list[str]:
         return [*self.labels, SPURIOUS]
 
     @property
-    def columns(self) -> List[str]:
+    def columns(self) -> list[str]:
         return [*self.labels, MISSED]
 
     def cell(self, gold: str, pred: str) -> int:
@@ -187,12 +188,12 @@ class Confusion:
         """Entity errors, each counted once: missed + spurious + wrong label."""
         return self.missed + self.spurious + self.mislabelled
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "columns": self.columns, "counts": self.counts}
 
 
 def confusion(
-    gold: Sequence[Set[EntSpan]], pred: Sequence[Set[EntSpan]], labels: Optional[Sequence[str]] = None
+    gold: Sequence[set[EntSpan]], pred: Sequence[set[EntSpan]], labels: Sequence[str] | None = None
 ) -> Confusion:
     _check_same_length(gold, pred)
     pairs: Counter = Counter()
@@ -213,13 +214,13 @@ def confusion(
 
 @dataclass(frozen=True)
 class SeqevalScores:
-    """seqeval's strict IOB2 scores; micro_f1 from ``f1_score``, the rest from ``classification_report``."""
+    """seqeval's strict IOB2 scores; micro_f1 from `f1_score`, the rest from `classification_report`."""
 
     micro_f1: float
     micro: Scores
     macro: Scores
     weighted: Scores
-    per_type: Dict[str, Scores] = field(default_factory=dict)
+    per_type: dict[str, Scores] = field(default_factory=dict)
 
 
 def seqeval_scores(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> SeqevalScores:
@@ -228,13 +229,13 @@ def seqeval_scores(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Seque
     from seqeval.scheme import IOB2
 
     y_true, y_pred = [list(seq) for seq in gold_tags], [list(seq) for seq in pred_tags]
-    options: Dict[str, Any] = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
+    options: dict[str, Any] = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # UndefinedMetricWarning, empty means
         micro_f1 = float(f1_score(y_true, y_pred, average="micro", **options))
         report = classification_report(y_true, y_pred, output_dict=True, **options)
 
-    def scores(row: Dict[str, Any]) -> Scores:
+    def scores(row: dict[str, Any]) -> Scores:
         values = [float(row[key]) for key in ("precision", "recall", "f1-score")]
         return Scores(*[0.0 if value != value else value for value in values], int(row["support"]))  # nan -> 0
 
@@ -250,8 +251,8 @@ def seqeval_scores(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Seque
 
 @dataclass(frozen=True)
 class Evaluation:
-    counts: Dict[str, Counts]
-    per_type: Dict[str, Scores]
+    counts: dict[str, Counts]
+    per_type: dict[str, Scores]
     micro: Scores
     macro: Scores
     weighted: Scores
@@ -260,7 +261,7 @@ class Evaluation:
     seqeval: SeqevalScores
 
     @property
-    def labels(self) -> List[str]:
+    def labels(self) -> list[str]:
         return list(self.per_type)
 
     @property
@@ -271,7 +272,7 @@ class Evaluation:
     def agrees_with_seqeval(self) -> bool:
         return self.seqeval_difference <= SEQEVAL_TOLERANCE
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         per_type = {
             label: {**asdict(self.per_type[label]), "tp": c.tp, "fp": c.fp, "fn": c.fn, "predicted": c.predicted}
             for label, c in self.counts.items()
@@ -306,8 +307,8 @@ class Evaluation:
 
 
 def evaluate(
-    gold_spans: Sequence[Set[EntSpan]],
-    pred_spans: Sequence[Set[EntSpan]],
+    gold_spans: Sequence[set[EntSpan]],
+    pred_spans: Sequence[set[EntSpan]],
     gold_tags: Sequence[Sequence[str]],
     pred_tags: Sequence[Sequence[str]],
 ) -> Evaluation:

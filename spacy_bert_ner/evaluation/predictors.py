@@ -5,8 +5,9 @@ vocab, a description (`info`), and predicted Docs on exactly the gold tokens. `S
 runs a spaCy pipeline; the classic-recipe baseline brings its own (baseline/predict.py).
 """
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Protocol, Sequence
+from typing import Any, Protocol
 
 import spacy
 from spacy.language import Language
@@ -22,9 +23,9 @@ class Predictor(Protocol):
     """Predicts entities on Docs of given tokens."""
 
     vocab: Vocab
-    info: Dict[str, Any]  # path, name, version, spacy_version, pipeline, labels, device (+ transformer)
+    info: dict[str, Any]  # path, name, version, spacy_version, pipeline, labels, device (+ transformer)
 
-    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> List[Doc]:
+    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> list[Doc]:
         """Docs of exactly the gold tokens, with predicted `doc.ents`."""
         ...
 
@@ -38,7 +39,7 @@ class SpacyPredictor:
         self.vocab = self.nlp.vocab
         self.info = {**pipeline_info(self.nlp, model), "device": f"gpu:{gpu_id}" if gpu_id >= 0 else "cpu"}
 
-    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> List[Doc]:
+    def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> list[Doc]:
         # The corpora keep gold tokenization; re-tokenizing the text could split or merge tokens.
         inputs = [
             Doc(self.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
@@ -67,7 +68,7 @@ def load_pipeline(model: str) -> Language:
         raise ReportError(f"Could not load the pipeline {model}: {err}") from err
 
 
-def pipeline_info(nlp: Language, model: str) -> Dict[str, Any]:
+def pipeline_info(nlp: Language, model: str) -> dict[str, Any]:
     meta = nlp.meta
     info = {
         "path": str(model),

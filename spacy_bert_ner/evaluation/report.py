@@ -9,9 +9,10 @@ OUTPUT_DIR/examples.html gold and predicted entities of the documents with the m
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
@@ -29,12 +30,12 @@ EXAMPLES_HTML = "examples.html"
 
 @dataclass
 class ReportResult:
-    report: Dict[str, Any]
+    report: dict[str, Any]
     evaluation: Evaluation
-    paths: Dict[str, Path]
+    paths: dict[str, Path]
 
 
-def load_gold(path: Path, vocab: Vocab) -> List[Doc]:
+def load_gold(path: Path, vocab: Vocab) -> list[Doc]:
     """The gold Docs of a .spacy file; they must carry entity annotation."""
     docs = read_docbin(path, vocab)
     if not docs:
@@ -46,7 +47,7 @@ def load_gold(path: Path, vocab: Vocab) -> List[Doc]:
     return docs
 
 
-def read_docbin(path: Path, vocab: Vocab) -> List[Doc]:
+def read_docbin(path: Path, vocab: Vocab) -> list[Doc]:
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"Data file not found: {path}")
@@ -58,13 +59,13 @@ def read_docbin(path: Path, vocab: Vocab) -> List[Doc]:
 
 def build_report(
     evaluation: Evaluation,
-    model: Dict[str, Any],
+    model: dict[str, Any],
     data_path: Path,
     gold_docs: Sequence[Doc],
     seconds: float,
     batch_size: int,
-    examples: Dict[str, Any],
-) -> Dict[str, Any]:
+    examples: dict[str, Any],
+) -> dict[str, Any]:
     words = sum(len(doc) for doc in gold_docs)
     unannotated = sum(1 for doc in gold_docs for token in doc if token.ent_iob == 0)
     return {
@@ -115,14 +116,14 @@ def write_report(
     return ReportResult(report, evaluation, paths)
 
 
-def _num(value: Optional[float], digits: int = 4) -> str:
+def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def score_rows(report: Dict[str, Any]) -> List[List[Any]]:
+def score_rows(report: dict[str, Any]) -> list[list[Any]]:
     """The classification-report rows: one per type, then micro, macro and weighted averages."""
     entities = report["entities"]
-    rows: List[List[Any]] = []
+    rows: list[list[Any]] = []
     named = [*entities["per_type"].items(), *((f"{k} avg", entities[k]) for k in ("micro", "macro", "weighted"))]
     for name, scores in named:
         rows.append([name, _num(scores["precision"]), _num(scores["recall"]), _num(scores["f1"]), scores["support"]])
@@ -135,7 +136,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str) 
     return "\n".join(lines)
 
 
-def markdown_report(report: Dict[str, Any]) -> str:
+def markdown_report(report: dict[str, Any]) -> str:
     """report.md: every section of the report, with how each number is computed."""
     sections = [
         *_md_header(report),
@@ -147,7 +148,7 @@ def markdown_report(report: Dict[str, Any]) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def _md_header(report: Dict[str, Any]) -> List[str]:
+def _md_header(report: dict[str, Any]) -> list[str]:
     model, data, entities = report["model"], report["data"], report["entities"]
     transformer = f", transformer `{model['transformer']}`" if "transformer" in model else ""
     unannotated = (
@@ -166,7 +167,7 @@ def _md_header(report: Dict[str, Any]) -> List[str]:
     ]
 
 
-def _md_entities(report: Dict[str, Any]) -> List[str]:
+def _md_entities(report: dict[str, Any]) -> list[str]:
     entities, seqeval = report["entities"], report["seqeval"]
     score_table = _md_table(
         ["type", "precision", "recall", "f1", "support"], score_rows(report), ["---"] + ["---:"] * 4
@@ -189,7 +190,7 @@ def _md_entities(report: Dict[str, Any]) -> List[str]:
     ]
 
 
-def _md_tokens(report: Dict[str, Any]) -> List[str]:
+def _md_tokens(report: dict[str, Any]) -> list[str]:
     tokens = report["tokens"]
     return [
         "## Tokens (IOB2 tags)",
@@ -201,7 +202,7 @@ def _md_tokens(report: Dict[str, Any]) -> List[str]:
     ]
 
 
-def _md_confusion(report: Dict[str, Any]) -> List[str]:
+def _md_confusion(report: dict[str, Any]) -> list[str]:
     matrix = report["confusion"]
     confusion_rows = [[f"**{row}**", *counts] for row, counts in zip(matrix["rows"], matrix["counts"])]
     confusion_table = _md_table(
@@ -218,7 +219,7 @@ def _md_confusion(report: Dict[str, Any]) -> List[str]:
     ]
 
 
-def _md_speed_and_examples(report: Dict[str, Any]) -> List[str]:
+def _md_speed_and_examples(report: dict[str, Any]) -> list[str]:
     speed = report["speed"]
     return [
         "## Speed",

@@ -10,8 +10,9 @@ the decoder chose (B- on the first token, I- on the rest).
 """
 
 import importlib.metadata
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy
 from spacy.language import Language
@@ -71,12 +72,12 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 
 @registry.architectures("spacy_bert_ner.TokenClassifier.v1")
 def build_token_classifier(
-    tok2vec: Model[List[Doc], List[Floats2d]],
-    features: Optional[Model[List[Doc], List[Floats2d]]] = None,
-    nO: Optional[int] = None,
+    tok2vec: Model[list[Doc], list[Floats2d]],
+    features: Model[list[Doc], list[Floats2d]] | None = None,
+    nO: int | None = None,
     dropout: float = 0.1,
     learn_transitions: bool = False,
-) -> Model[List[Doc], List[Floats2d]]:
+) -> Model[list[Doc], list[Floats2d]]:
     """Token vectors (optionally concatenated with embedded token features, e.g. TAG) through
     dropout and a linear layer: one row of tag scores per token. With `learn_transitions`, the
     model also holds tag-to-tag scores, trained with a CRF loss and used by the decoder."""
@@ -96,11 +97,11 @@ def build_token_classifier(
     return model
 
 
-def _scorer_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+def _scorer_forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[list[Floats2d], Callable]:
     return model.layers[0](docs, is_train)
 
 
-def _init_with_transitions(model: Model, X: Optional[List[Doc]] = None, Y: Optional[Any] = None) -> None:
+def _init_with_transitions(model: Model, X: list[Doc] | None = None, Y: Any | None = None) -> None:
     model.layers[0].initialize(X=X, Y=Y)
     transitions = model.get_ref("transitions")
     transitions.set_dim("nT", model.get_ref("output_layer").get_dim("nO"))
@@ -112,7 +113,7 @@ def make_aligned_ner_scorer() -> Callable:
     return score_aligned_ner
 
 
-def score_aligned_ner(examples: Iterable[Example], *, spans_key: Optional[str] = None, **_: Any) -> Dict[str, Any]:
+def score_aligned_ner(examples: Iterable[Example], *, spans_key: str | None = None, **_: Any) -> dict[str, Any]:
     """`ents_p/r/f` and `ents_per_type`; with a spans key, `spans_<key>_p/r/f` and
     `spans_<key>_per_type`, against the reference's `doc.spans[key]` or else its entities."""
     if spans_key is None:
@@ -128,9 +129,9 @@ def make_aligned_ner(
     nlp: Language,
     name: str,
     model: Model,
-    spans_key: Optional[str],
+    spans_key: str | None,
     learn_rate_scale: float,
-    scorer: Optional[Callable],
+    scorer: Callable | None,
 ) -> "AlignedNER":
     """learn_rate_scale multiplies the optimizer's learn rate for the weights this component updates
     itself: the classifier and the transitions (a shared transformer is updated by its own component,
@@ -171,9 +172,9 @@ class AlignedNER(TrainablePipe):
         model: Model,
         name: str = "aligned_ner",
         *,
-        spans_key: Optional[str] = None,
+        spans_key: str | None = None,
         learn_rate_scale: float = 1.0,
-        scorer: Optional[Callable] = score_aligned_ner,
+        scorer: Callable | None = score_aligned_ner,
     ) -> None:
         if not learn_rate_scale > 0:
             raise ValueError(f"{name}: learn_rate_scale must be a positive number, got {learn_rate_scale!r}")
@@ -181,19 +182,19 @@ class AlignedNER(TrainablePipe):
         self.learn_rate_scale = float(learn_rate_scale)
         self.model = model
         self.name = name
-        self.cfg: Dict[str, Any] = {"labels": [], "spans_key": spans_key}
+        self.cfg: dict[str, Any] = {"labels": [], "spans_key": spans_key}
         self.scorer = scorer
 
     @property
-    def labels(self) -> Tuple[str, ...]:
+    def labels(self) -> tuple[str, ...]:
         return tuple(self.cfg["labels"])
 
     @property
-    def label_data(self) -> List[str]:
+    def label_data(self) -> list[str]:
         return list(self.labels)
 
     @property
-    def tag_names(self) -> List[str]:
+    def tag_names(self) -> list[str]:
         return iob_tag_names(self.labels)
 
     def add_label(self, label: str) -> int:
@@ -206,7 +207,7 @@ class AlignedNER(TrainablePipe):
         self.vocab.strings.add(label)
         return 1
 
-    def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
+    def predict(self, docs: Iterable[Doc]) -> list[Floats2d]:
         docs = list(docs)
         self._check_transformer_ran(docs)
         if not any(len(doc) for doc in docs):
@@ -214,7 +215,7 @@ class AlignedNER(TrainablePipe):
             return [self.model.ops.alloc2f(len(doc), n_tags) for doc in docs]
         return self.model.predict(docs)
 
-    def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
+    def set_annotations(self, docs: Iterable[Doc], scores: list[Floats2d]) -> None:
         docs = list(docs)
         tag_names = self.tag_names
         allowed, allowed_start = allowed_transitions(tag_names)
@@ -256,9 +257,9 @@ class AlignedNER(TrainablePipe):
         examples: Iterable[Example],
         *,
         drop: float = 0.0,
-        sgd: Optional[Any] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
+        sgd: Any | None = None,
+        losses: dict[str, float] | None = None,
+    ) -> dict[str, float]:
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
@@ -278,7 +279,7 @@ class AlignedNER(TrainablePipe):
         """Update the head's weights, at `learn_rate_scale` times the optimizer's learn rate."""
         self.model.finish_update(sgd if self.learn_rate_scale == 1.0 else ScaledOptimizer(sgd, self.learn_rate_scale))
 
-    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+    def get_loss(self, examples: Iterable[Example], scores: list[Floats2d]) -> tuple[float, list[Floats2d]]:
         """Softmax cross-entropy per token, or the CRF loss with learned transitions; tokens whose
         gold tag is missing get no gradient (the CRF marginalises over them)."""
         validate_examples(examples, "AlignedNER.get_loss")
@@ -302,12 +303,12 @@ class AlignedNER(TrainablePipe):
             self.model.get_ref("transitions").inc_grad("T", ops.asarray2f(d_transitions.astype("float32")))
         return loss, d_scores
 
-    def _learned_transitions(self) -> Optional[numpy.ndarray]:
+    def _learned_transitions(self) -> numpy.ndarray | None:
         if not self.model.has_ref("transitions"):
             return None
         return numpy.asarray(self.model.ops.to_numpy(self.model.get_ref("transitions").get_param("T")), dtype="float64")
 
-    def _gold_iob(self, example: Example) -> List[Optional[str]]:
+    def _gold_iob(self, example: Example) -> list[str | None]:
         """Gold IOB tags on the predicted tokens: None where missing or not alignable."""
         key = self.cfg["spans_key"]
         if key is not None and key in example.reference.spans:
@@ -319,8 +320,8 @@ class AlignedNER(TrainablePipe):
         self,
         get_examples: Callable[[], Iterable[Example]],
         *,
-        nlp: Optional[Language] = None,
-        labels: Optional[Sequence[str]] = None,
+        nlp: Language | None = None,
+        labels: Sequence[str] | None = None,
     ) -> None:
         """Labels come from the training data (or `labels`); the output layer is sized to them."""
         validate_get_examples(get_examples, "AlignedNER.initialize")
@@ -346,14 +347,14 @@ class AlignedNER(TrainablePipe):
                 "this component can add entities of a new type without retraining."
             )
 
-    def rehearse(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses=None) -> Dict[str, float]:
+    def rehearse(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses=None) -> dict[str, float]:
         raise NotImplementedError(
             f"{self.name}: rehearsal (nlp.rehearse) is not supported. To adapt a trained pipeline without "
             "forgetting, train it on the new examples mixed with examples of the original training data "
             "(spacy train with [initialize] sourcing the trained components)."
         )
 
-    def _check_transformer_ran(self, docs: List[Doc]) -> None:
+    def _check_transformer_ran(self, docs: list[Doc]) -> None:
         """Refuse to predict from zero vectors: without the transformer's output the listener would
         hand on zeros and every prediction would be the same."""
         if not any(isinstance(node, TransformerListener) for node in self.model.get_ref("tok2vec").walk()):
@@ -378,7 +379,7 @@ class AlignedNER(TrainablePipe):
         self._keep_config_setting(spans_key)
         return self
 
-    def _keep_config_setting(self, spans_key: Optional[str]) -> None:
+    def _keep_config_setting(self, spans_key: str | None) -> None:
         """The saved cfg holds the spans_key it was trained with; the one this component was
         constructed with comes from the config (e.g. `spacy.load(path, config=...)`) and wins."""
         self.cfg["spans_key"] = spans_key
@@ -392,14 +393,14 @@ class ScaledOptimizer:
         self.optimizer = optimizer
         self.scale = scale
 
-    def __call__(self, key: Tuple[int, str], weights: FloatsXd, gradient: FloatsXd, *, lr_scale: float = 1.0):
+    def __call__(self, key: tuple[int, str], weights: FloatsXd, gradient: FloatsXd, *, lr_scale: float = 1.0):
         return self.optimizer(key, weights, gradient, lr_scale=lr_scale * self.scale)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.optimizer, name)
 
 
-def _biluo_to_iob(tag: Optional[str]) -> Optional[str]:
+def _biluo_to_iob(tag: str | None) -> str | None:
     if tag is None or tag == "-" or tag == "":
         return None
     if tag == OUTSIDE:
@@ -408,7 +409,7 @@ def _biluo_to_iob(tag: Optional[str]) -> Optional[str]:
     return ("B-" if prefix in ("B", "U") else "I-") + label
 
 
-def _cross_entropy(scores: numpy.ndarray, gold: numpy.ndarray) -> Tuple[float, numpy.ndarray]:
+def _cross_entropy(scores: numpy.ndarray, gold: numpy.ndarray) -> tuple[float, numpy.ndarray]:
     probs = numpy.exp(_log_softmax(scores))
     known = numpy.flatnonzero(gold >= 0)
     d = numpy.zeros_like(probs)

@@ -3,16 +3,16 @@
 Shared by the baseline (limits in wordpieces) and the chunking corpus reader (limits in tokens).
 """
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy
 from spacy.tokens import Doc
 
 
-def _pack(units: Sequence[Tuple[int, int]], sizes: Sequence[int], limit: int) -> List[Tuple[int, int]]:
+def _pack(units: Sequence[tuple[int, int]], sizes: Sequence[int], limit: int) -> list[tuple[int, int]]:
     """Join consecutive (start, end) units greedily into ranges of at most `limit` wordpieces
     (a unit over the limit gets a range of its own)."""
-    ranges: List[Tuple[int, int]] = []
+    ranges: list[tuple[int, int]] = []
     start, total = units[0][0], 0
     for (s, _), n in zip(units, sizes):
         if total + n > limit and s > start:
@@ -23,7 +23,7 @@ def _pack(units: Sequence[Tuple[int, int]], sizes: Sequence[int], limit: int) ->
     return ranges
 
 
-def _split_tokens(counts: numpy.ndarray, start: int, end: int, limit: int) -> List[Tuple[int, int]]:
+def _split_tokens(counts: numpy.ndarray, start: int, end: int, limit: int) -> list[tuple[int, int]]:
     """Cut tokens start:end into consecutive pieces of at most `limit` wordpieces (a lone
     token over the limit gets a piece of its own)."""
     return _pack([(i, i + 1) for i in range(start, end)], [int(n) for n in counts[start:end]], limit)
@@ -31,12 +31,12 @@ def _split_tokens(counts: numpy.ndarray, start: int, end: int, limit: int) -> Li
 
 def chunk_spans(
     counts: numpy.ndarray, sent_starts: Sequence[int], limit: int, pack: bool = True
-) -> List[Tuple[int, int]]:
+) -> list[tuple[int, int]]:
     """Consecutive token ranges covering the Doc, each within `limit` wordpieces where possible.
 
     With `pack`, whole sentences are packed greedily (fewest chunks for contiguous ranges);
     without it, each sentence is a range of its own. A sentence over the limit is cut between
-    tokens. `sent_starts` are the first token of each sentence (``[0]`` when the Doc has no
+    tokens. `sent_starts` are the first token of each sentence (`[0]` when the Doc has no
     sentence boundaries).
     """
     n_tokens = len(counts)
@@ -45,7 +45,7 @@ def chunk_spans(
     if pack and int(counts.sum()) <= limit:
         return [(0, n_tokens)]
     bounds = sorted(set(sent_starts) | {0}) + [n_tokens]
-    units: List[Tuple[int, int]] = []
+    units: list[tuple[int, int]] = []
     for s, e in zip(bounds[:-1], bounds[1:]):
         units.extend(_split_tokens(counts, s, e, limit) if counts[s:e].sum() > limit else [(s, e)])
     if not pack:
@@ -53,7 +53,7 @@ def chunk_spans(
     return _pack(units, [int(counts[s:e].sum()) for s, e in units], limit)
 
 
-def sentence_starts(doc: Doc) -> List[int]:
+def sentence_starts(doc: Doc) -> list[int]:
     if not doc.has_annotation("SENT_START"):
         return [0]
     return [sent.start for sent in doc.sents]

@@ -16,8 +16,8 @@ such Docs to single sentences (and skips sentences over the limit).
 Smaller chunks lower the peak further; docs/experiments.md has the measurements.
 """
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Union
 
 import numpy
 from spacy.language import Language
@@ -30,11 +30,11 @@ from .chunking import chunk_spans, sentence_starts
 
 @registry.readers("spacy_bert_ner.ChunkedCorpus.v1")
 def create_chunked_corpus(
-    path: Optional[Union[str, Path]],
+    path: str | Path | None,
     max_doc_tokens: int = 256,
     gold_preproc: bool = False,
     limit: int = 0,
-    augmenter: Optional[Callable] = None,
+    augmenter: Callable | None = None,
 ) -> Callable[[Language], Iterable[Example]]:
     """Examples of `spacy.Corpus.v1` (same arguments, less `max_length`), each Doc over
     `max_doc_tokens` tokens cut into sentence-packed chunks; 0 cuts nothing."""

@@ -10,8 +10,9 @@ runs in float32, where bfloat16 would be emulated and slower. Native is not alwa
 
 import os
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable, Tuple
+from typing import Any
 
 import numpy
 import torch
@@ -19,7 +20,7 @@ from spacy_transformers.data_classes import WordpieceBatch
 from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
-Forward = Callable[[Model, WordpieceBatch, bool], Tuple[ModelOutput, Callable]]
+Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
 # oneDNN runs PyTorch's bfloat16 products on a CPU and caches up to 1,024 compiled primitives, one
 # per input shape. Length buckets make many shapes, and the cache then holds a large share of the
 # resident memory; oneDNN reads the cap from the environment at its first primitive, and a value
@@ -37,7 +38,7 @@ class InCPUBfloat16:
         os.environ.setdefault(ONEDNN_CACHE_ENV, str(ONEDNN_CACHE_CAPACITY))
         self.forward = forward
 
-    def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> Tuple[ModelOutput, Callable]:
+    def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
         if not isinstance(wordpieces.input_ids, numpy.ndarray) or not cpu_has_bfloat16():
             return self.forward(model, wordpieces, is_train)
         with torch.autocast("cpu", dtype=torch.bfloat16):

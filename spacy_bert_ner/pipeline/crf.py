@@ -6,7 +6,7 @@ paths that agree with every known gold tag). Its gradients are differences of ma
 forward-backward in log space.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy
 from thinc.api import Model
@@ -14,7 +14,7 @@ from thinc.api import Model
 from .decoding import BLOCKED, pad_batch
 
 
-def transition_scores(nT: Optional[int] = None) -> Model:
+def transition_scores(nT: int | None = None) -> Model:
     """A (tags x tags) matrix of learned scores: score[prev, cur], trained through the CRF loss."""
     return Model("transition_scores", _no_forward, init=_init, dims={"nT": nT}, params={"T": None})
 
@@ -39,9 +39,9 @@ def _forward_backward(
     lengths: numpy.ndarray,
     transitions: numpy.ndarray,
     start: numpy.ndarray,
-    mask: Optional[numpy.ndarray] = None,
+    mask: numpy.ndarray | None = None,
     with_pairs: bool = False,
-) -> Tuple[numpy.ndarray, numpy.ndarray, Optional[numpy.ndarray]]:
+) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray | None]:
     """log Z (docs,), token marginals (docs, n, T) and, if asked, expected transition counts
     (docs, T, T), over the paths allowed by `mask` (docs, n, T) (False = tag excluded at that
     token), for docs padded to n tokens (their `lengths` are >= 1). One pass over positions
@@ -77,7 +77,7 @@ def crf_loss(
     allowed: numpy.ndarray,
     allowed_start: numpy.ndarray,
     gold: numpy.ndarray,
-) -> Tuple[float, numpy.ndarray, numpy.ndarray]:
+) -> tuple[float, numpy.ndarray, numpy.ndarray]:
     """(loss, d_emissions, d_scores) for one doc; `gold` holds tag ids, -1 where unknown."""
     n, n_tags = emissions.shape
     if n == 0:
@@ -108,7 +108,7 @@ def crf_marginals(
 
 def crf_marginals_batch(
     emissions: Sequence[numpy.ndarray], scores: numpy.ndarray, allowed: numpy.ndarray, allowed_start: numpy.ndarray
-) -> List[numpy.ndarray]:
+) -> list[numpy.ndarray]:
     """`crf_marginals` for several docs in one pass."""
     if len(emissions) == 0:
         return []

@@ -1,6 +1,6 @@
 """IOB tag sets and constrained Viterbi decoding: every decoded sequence is a valid IOB sequence."""
 
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -10,14 +10,14 @@ OUTSIDE = "O"
 BLOCKED = -1e30
 
 
-def doc_iob2_tags(doc: Doc) -> List[str]:
+def doc_iob2_tags(doc: Doc) -> list[str]:
     """IOB2 tag per token of `doc.ents` (B-X, I-X or O). spaCy's ent_iob is IOB2 already: every
     entity starts with B, so adjacent entities of one type stay two. Tokens with missing
     annotation (ent_iob 0) count as O."""
     return [f"{token.ent_iob_}-{token.ent_type_}" if token.ent_iob_ in ("B", "I") else OUTSIDE for token in doc]
 
 
-def spans_iob2_tags(n_tokens: int, spans: Sequence[Span]) -> List[str]:
+def spans_iob2_tags(n_tokens: int, spans: Sequence[Span]) -> list[str]:
     """IOB2 tags of `n_tokens` tokens holding non-overlapping `spans`."""
     tags = [OUTSIDE] * n_tokens
     for span in spans:
@@ -25,12 +25,12 @@ def spans_iob2_tags(n_tokens: int, spans: Sequence[Span]) -> List[str]:
     return tags
 
 
-def iob_tag_names(labels: Sequence[str]) -> List[str]:
+def iob_tag_names(labels: Sequence[str]) -> list[str]:
     """["O", "B-L1", "I-L1", "B-L2", ...]: the classifier's output order."""
     return [OUTSIDE] + [f"{prefix}-{label}" for label in labels for prefix in ("B", "I")]
 
 
-def allowed_transitions(tag_names: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+def allowed_transitions(tag_names: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray]:
     """(allowed[prev, cur], allowed_start[cur]): I-X only after B-X or I-X, never first."""
     n = len(tag_names)
     allowed = numpy.ones((n, n), dtype=bool)
@@ -43,7 +43,7 @@ def allowed_transitions(tag_names: Sequence[str]) -> Tuple[numpy.ndarray, numpy.
     return allowed, start
 
 
-def pad_batch(arrays: Sequence[numpy.ndarray], fill: float = 0.0) -> Tuple[numpy.ndarray, numpy.ndarray]:
+def pad_batch(arrays: Sequence[numpy.ndarray], fill: float = 0.0) -> tuple[numpy.ndarray, numpy.ndarray]:
     """(docs, max tokens, tags) scores padded with `fill`, and each doc's length."""
     lengths = numpy.asarray([len(a) for a in arrays], dtype="int64")
     n_tags = arrays[0].shape[1]
@@ -57,8 +57,8 @@ def viterbi(
     log_probs: numpy.ndarray,
     allowed: numpy.ndarray,
     allowed_start: numpy.ndarray,
-    transition_scores: Optional[numpy.ndarray] = None,
-    token_allowed: Optional[numpy.ndarray] = None,
+    transition_scores: numpy.ndarray | None = None,
+    token_allowed: numpy.ndarray | None = None,
 ) -> numpy.ndarray:
     """Best tag sequence under the transition constraints (plus learned scores, if any).
 
@@ -74,9 +74,9 @@ def viterbi_batch(
     log_probs: Sequence[numpy.ndarray],
     allowed: numpy.ndarray,
     allowed_start: numpy.ndarray,
-    transition_scores: Optional[numpy.ndarray] = None,
-    token_allowed: Optional[Sequence[numpy.ndarray]] = None,
-) -> List[numpy.ndarray]:
+    transition_scores: numpy.ndarray | None = None,
+    token_allowed: Sequence[numpy.ndarray] | None = None,
+) -> list[numpy.ndarray]:
     """`viterbi` for several docs at once: one pass over token positions for the whole batch
     (the per-position work is numpy over docs x tags x tags), which is what makes decoding
     cheap next to the transformer."""
@@ -116,9 +116,9 @@ def is_valid_path(path: Sequence[int], allowed: numpy.ndarray, allowed_start: nu
     return bool(allowed_start[path[0]]) and all(allowed[a, b] for a, b in zip(path[:-1], path[1:]))
 
 
-def path_to_spans(path: Sequence[int], tag_names: Sequence[str]) -> List[Tuple[int, int, str]]:
+def path_to_spans(path: Sequence[int], tag_names: Sequence[str]) -> list[tuple[int, int, str]]:
     """(start, end, label) for each entity of a valid IOB path."""
-    spans: List[Tuple[int, int, str]] = []
+    spans: list[tuple[int, int, str]] = []
     start, label = -1, ""
     for i, tag_id in enumerate(list(path) + [0]):
         tag = tag_names[tag_id]

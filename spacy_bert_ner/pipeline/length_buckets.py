@@ -9,7 +9,8 @@ and serialization are untouched. Outputs at real wordpieces are those of the sin
 float rounding; padded positions hold zeros. docs/experiments.md has the measurements.
 """
 
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy
 import torch
@@ -17,10 +18,10 @@ from spacy_transformers.data_classes import WordpieceBatch
 from thinc.api import Model, get_array_module
 from transformers.file_utils import ModelOutput
 
-Forward = Callable[[Model, WordpieceBatch, bool], Tuple[ModelOutput, Callable]]
+Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
 
 
-def length_buckets(lengths: Sequence[int], bucket_overhead: int) -> List[numpy.ndarray]:
+def length_buckets(lengths: Sequence[int], bucket_overhead: int) -> list[numpy.ndarray]:
     """Split sequence indices into buckets, each padded to its longest, that minimize the padded
     length in all plus `bucket_overhead` for every bucket (dynamic programming over the sequences
     sorted longest first). Each index is in exactly one bucket, longest buckets first."""
@@ -52,7 +53,7 @@ class InLengthBuckets:
         self.forward = forward
         self.bucket_overhead = bucket_overhead
 
-    def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> Tuple[ModelOutput, Callable]:
+    def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
         buckets = length_buckets(wordpieces.lengths, self.bucket_overhead)
         if len(buckets) <= 1:
             return self.forward(model, wordpieces, is_train)
@@ -90,9 +91,9 @@ def _slice(tensor: torch.Tensor, indices: numpy.ndarray, length: int) -> torch.T
     return rows[:, :length] if rows.dim() > 2 else rows
 
 
-def _stitch(outputs: List[ModelOutput], buckets: List[numpy.ndarray], n_seqs: int, n_positions: int) -> ModelOutput:
+def _stitch(outputs: list[ModelOutput], buckets: list[numpy.ndarray], n_seqs: int, n_positions: int) -> ModelOutput:
     """The buckets' outputs in the batch's order and padded layout (zeros at padding)."""
-    fields: Dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for key, first in outputs[0].items():
         if isinstance(first, torch.Tensor):
             fields[key] = _stitch_tensors([out[key] for out in outputs], buckets, n_seqs, n_positions)
@@ -105,7 +106,7 @@ def _stitch(outputs: List[ModelOutput], buckets: List[numpy.ndarray], n_seqs: in
 
 
 def _stitch_tensors(
-    tensors: List[torch.Tensor], buckets: List[numpy.ndarray], n_seqs: int, n_positions: int
+    tensors: list[torch.Tensor], buckets: list[numpy.ndarray], n_seqs: int, n_positions: int
 ) -> torch.Tensor:
     first = tensors[0]
     if first.dim() > 2 and any(t.shape[2:] != first.shape[2:] for t in tensors):

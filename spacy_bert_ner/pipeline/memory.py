@@ -25,7 +25,8 @@ measurements. Off glibc (macOS, Windows, musl) both do nothing.
 
 import ctypes
 import sys
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 from spacy.language import Language
 from spacy.util import registry
@@ -36,7 +37,7 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 
 
-def _glibc_function(name: str, argtypes: list) -> Optional[Callable[..., int]]:
+def _glibc_function(name: str, argtypes: list) -> Callable[..., int] | None:
     """A function of glibc's malloc through ctypes, typed; None off Linux or where libc lacks it."""
     if not sys.platform.startswith("linux"):
         return None
@@ -51,11 +52,11 @@ def _glibc_function(name: str, argtypes: list) -> Optional[Callable[..., int]]:
     return function
 
 
-def _glibc_mallopt() -> Optional[Callable[[int, int], int]]:
+def _glibc_mallopt() -> Callable[[int, int], int] | None:
     return _glibc_function("mallopt", [ctypes.c_int, ctypes.c_int])
 
 
-def _glibc_malloc_trim() -> Optional[Callable[[int], int]]:
+def _glibc_malloc_trim() -> Callable[[int], int] | None:
     return _glibc_function("malloc_trim", [ctypes.c_size_t])
 
 
@@ -95,14 +96,14 @@ def make_malloc_thresholds(
 
 
 @registry.callbacks("spacy_bert_ner.malloc_trim.v1")
-def make_malloc_trim(every: int = 1) -> Callable[[Language, Dict[str, Any]], None]:
+def make_malloc_trim(every: int = 1) -> Callable[[Language, dict[str, Any]], None]:
     """A `[training.before_update]` callback: glibc's malloc_trim(0) every `every` steps, which hands
     the free pages inside the heaps back to the system, so fragmentation does not accumulate."""
     if every < 1:
         raise ValueError(f"every must be at least 1 step, got {every}")
     malloc_trim = _glibc_malloc_trim()
 
-    def trim_malloc_heaps(nlp: Language, args: Dict[str, Any]) -> None:
+    def trim_malloc_heaps(nlp: Language, args: dict[str, Any]) -> None:
         if malloc_trim is not None and args["step"] % every == 0:
             malloc_trim(0)
 

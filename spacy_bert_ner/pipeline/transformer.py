@@ -6,13 +6,15 @@ buckets and, optionally, in bfloat16 on a CPU that has it natively.
     name = "bert-base-cased"
     bucket_overhead = 64
     cpu_bfloat16 = false
+    int8 = false
     # ... and the settings of spacy-transformers.TransformerModel.v3
 
 The model is TransformerModel.v3's own (same weights, serialization, alignment and listeners);
-only the call into the Hugging Face model is wrapped (see length_buckets.py and cpu_bfloat16.py).
+only the call into the Hugging Face model is wrapped (see length_buckets.py, cpu_bfloat16.py and
+int8.py).
 """
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from spacy.util import registry
 from spacy_transformers.architectures import create_TransformerModel_v3
@@ -20,6 +22,7 @@ from thinc.api import Model
 
 from . import threads  # noqa: F401  (one torch thread in worker processes)
 from .cpu_bfloat16 import InCPUBfloat16
+from .int8 import InInt8
 from .length_buckets import InLengthBuckets
 
 
@@ -27,15 +30,17 @@ from .length_buckets import InLengthBuckets
 def transformer_model_in_length_buckets(
     name: str,
     get_spans: Callable,
-    tokenizer_config: Optional[dict] = None,
-    transformer_config: Optional[dict] = None,
+    tokenizer_config: dict | None = None,
+    transformer_config: dict | None = None,
     mixed_precision: bool = False,
-    grad_scaler_config: Optional[dict] = None,
+    grad_scaler_config: dict | None = None,
     bucket_overhead: int = 64,
     cpu_bfloat16: bool = False,
+    int8: bool = False,
 ) -> Model:
     """spacy-transformers.TransformerModel.v3 whose transformer calls run in length buckets, in
-    bfloat16 on a CPU that has it natively if `cpu_bfloat16`."""
+    bfloat16 on a CPU that has it natively if `cpu_bfloat16`, and predict with int8 linear layers
+    on a CPU if `int8`."""
     if bucket_overhead < 0:
         raise ValueError(f"bucket_overhead must be 0 or more wordpieces, got {bucket_overhead}")
     model = create_TransformerModel_v3(
@@ -50,5 +55,7 @@ def transformer_model_in_length_buckets(
     forward = hf_layer._func
     if cpu_bfloat16:
         forward = InCPUBfloat16(forward)
+    if int8:
+        forward = InInt8(forward)
     hf_layer._func = InLengthBuckets(forward, bucket_overhead)
     return model

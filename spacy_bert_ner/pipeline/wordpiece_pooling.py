@@ -13,7 +13,8 @@ and edge cases made explicit instead of left to a generic reduce layer:
   vector, and no gradient flows from it.
 """
 
-from typing import Callable, List, Optional, Tuple, cast
+from collections.abc import Callable
+from typing import cast
 
 import numpy
 from spacy.util import registry
@@ -30,12 +31,12 @@ Backprop = Callable[[Floats2d], Floats2d]
 @registry.architectures("spacy_bert_ner.WordpieceListener.v1")
 def wordpiece_listener(
     pooling: str = "first", grad_factor: float = 1.0, upstream: str = "*"
-) -> Model[List, List[Floats2d]]:
+) -> Model[list, list[Floats2d]]:
     """Listen to a shared transformer and pool its wordpieces into one vector a token."""
     return chain(TransformerListener(upstream_name=upstream), wordpiece_pooler(pooling, grad_factor))
 
 
-def wordpiece_pooler(pooling: str = "first", grad_factor: float = 1.0) -> Model[List[TransformerData], List[Floats2d]]:
+def wordpiece_pooler(pooling: str = "first", grad_factor: float = 1.0) -> Model[list[TransformerData], list[Floats2d]]:
     if pooling not in POOLING_MODES:
         raise ValueError(f"Unknown wordpiece pooling {pooling!r}: choose one of {POOLING_MODES}")
     return Model(
@@ -47,17 +48,17 @@ def wordpiece_pooler(pooling: str = "first", grad_factor: float = 1.0) -> Model[
     )
 
 
-def init(model: Model, X: Optional[List[TransformerData]] = None, Y: Optional[List[Floats2d]] = None) -> None:
+def init(model: Model, X: list[TransformerData] | None = None, Y: list[Floats2d] | None = None) -> None:
     if X is not None and not model.has_dim("nO"):
         widths = [trf.width for trf in X if "last_hidden_state" in trf.model_output]
         if widths:
             model.set_dim("nO", widths[0])
 
 
-def forward(model: Model, trf_datas: List[TransformerData], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+def forward(model: Model, trf_datas: list[TransformerData], is_train: bool) -> tuple[list[Floats2d], Callable]:
     mode, grad_factor = model.attrs["pooling"], model.attrs["grad_factor"]
-    outputs: List[Floats2d] = []
-    backprops: List[Optional[Backprop]] = []
+    outputs: list[Floats2d] = []
+    backprops: list[Backprop | None] = []
     for trf_data in trf_datas:
         n_tokens = len(trf_data.align.lengths)
         hidden = _hidden_state(trf_data)
@@ -70,7 +71,7 @@ def forward(model: Model, trf_datas: List[TransformerData], is_train: bool) -> T
         outputs.append(Y)
         backprops.append(backprop)
 
-    def backprop_pooler(dYs: List[Floats2d]) -> List[TransformerData]:
+    def backprop_pooler(dYs: list[Floats2d]) -> list[TransformerData]:
         # Like spacy-transformers' trfs2arrays: docs the transformer produced no output for
         # (empty docs) get no gradient entry, which keeps the batch's vstack aligned.
         d_trf_datas = []
@@ -94,7 +95,7 @@ def forward(model: Model, trf_datas: List[TransformerData], is_train: bool) -> T
     return outputs, backprop_pooler
 
 
-def pool_aligned(ops: Ops, src: Floats2d, align: Ragged, span_length: int, mode: str) -> Tuple[Floats2d, Backprop]:
+def pool_aligned(ops: Ops, src: Floats2d, align: Ragged, span_length: int, mode: str) -> tuple[Floats2d, Backprop]:
     """Pool rows of `src` (flattened spans x wordpieces) into one row per token of `align`."""
     lengths = numpy.asarray(ops.to_numpy(align.lengths), dtype="int64")
     indices = numpy.asarray(ops.to_numpy(align.dataXd), dtype="int64").reshape(-1)
@@ -135,7 +136,7 @@ def _row_weights(tokens: Ints1d, rows: Ints1d, lengths: Ints1d, span_length: int
     return weights
 
 
-def _pool_max(ops: Ops, src: Floats2d, rows: Ints1d, lengths: Ints1d, n_tokens: int) -> Tuple[Floats2d, Backprop]:
+def _pool_max(ops: Ops, src: Floats2d, rows: Ints1d, lengths: Ints1d, n_tokens: int) -> tuple[Floats2d, Backprop]:
     has_rows = lengths > 0
     rows_x = ops.asarray1i(rows)
     present = ops.asarray1i(numpy.flatnonzero(has_rows))
