@@ -390,5 +390,5 @@ def test_report_without_the_evaluation_extra_says_which_to_install(tmp_path, mon
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), str(data), str(tmp_path / "out")])
     assert result.exit_code == 1
     output = " ".join(result.output.split())
-    assert "The report needs seqeval" in output and "spacy-bert-ner[evaluation]" in output
+    assert "The report needs seqeval" in output and "pip install -e '.[evaluation]'" in output
     assert "Model not found" not in output
