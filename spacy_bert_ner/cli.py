@@ -177,6 +177,9 @@ def report_cli(
     n_examples: int = typer.Option(20, help="Documents in examples.html: those with the most entity errors"),
     batch_size: int = typer.Option(32, help="Batch size of the prediction pass"),
     gpu_id: int = typer.Option(-1, help=GPU_HELP),
+    raw_text: bool = typer.Option(
+        False, "--raw-text", help="Also score nlp(text) on each document written as text, by character offsets"
+    ),
 ) -> None:
     """Evaluate a pipeline on a .spacy file: strict entity P/R/F per type, token accuracies, confusion
     matrix, seqeval cross-check, speed, and displaCy examples of the errors."""
@@ -195,7 +198,9 @@ def report_cli(
         msg.fail(f"Data file not found: {data_path}", exits=1)
     try:
         predictor = BaselinePredictor(model, gpu_id) if is_baseline_model(model) else SpacyPredictor(model, gpu_id)
-        result = write_report(predictor, data_path, output_dir, n_examples=n_examples, batch_size=batch_size)
+        result = write_report(
+            predictor, data_path, output_dir, n_examples=n_examples, batch_size=batch_size, raw_text=raw_text
+        )
     except (ReportError, ValueError, OSError) as err:
         msg.fail("Report failed", str(err), exits=1)
     print_report(result.report, score_rows(result.report))
@@ -209,6 +214,12 @@ def print_report(report: dict[str, Any], rows: list[list[Any]]) -> None:
     entity_accuracy = "n/a" if tokens["entity_accuracy"] is None else f"{tokens['entity_accuracy']:.4f}"
     msg.info(f"Token accuracy {tokens['accuracy']:.4f}; inside gold or predicted entities {entity_accuracy}")
     msg.info(f"{speed['words_per_second'] or 0:.0f} words/s (batch size {speed['batch_size']}, {speed['device']})")
+    if "raw_text" in report:
+        raw = report["raw_text"]
+        msg.info(
+            f"Raw text (nlp(text), character offsets): micro F1 {raw['micro']['f1']:.4f} "
+            f"({raw['difference']:+.4f} against the gold tokens)"
+        )
     if seqeval["agrees"]:
         msg.good(f"seqeval (strict, IOB2) micro F1 {seqeval['micro_f1']:.6f} equals ours")
     else:

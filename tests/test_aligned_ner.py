@@ -371,6 +371,25 @@ def test_no_entity_starts_on_whitespace():
     assert [token.ent_iob_ for token in doc] == ["B", "I", "I", "O", "B"]
 
 
+def test_no_entity_holds_a_line_break_or_crosses_a_sentence_start():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("aligned_ner", config=SOFTMAX_HEAD)
+    ner.add_label("PER")  # tags: O, B-PER, I-PER
+    words = ["Ann", "Lee", "\n", "Bob", "Smith", "Jones"]
+    doc = Doc(nlp.vocab, words=words, spaces=[True, False, False, True, True, False])
+    scores = numpy.asarray(
+        [[0, 5, 0], [0, 0, 5], [0, 0, 5], [0, 0, 5], [0, 0, 5], [0, 0, 5]], dtype="float32"
+    )  # I-PER is the best tag from the second token on: one entity over everything, unconstrained
+    ner.set_annotations([doc], [scores])
+    assert [(ent.start, ent.end) for ent in doc.ents] == [(0, 2), (3, 6)]  # cut at the line break
+    sents = Doc(nlp.vocab, words=words[:2] + words[3:], sent_starts=[True, False, True, False, False])
+    ner.set_annotations([sents], [numpy.delete(scores, 2, axis=0)])
+    assert [(ent.start, ent.end) for ent in sents.ents] == [(0, 2), (2, 5)]  # cut at the sentence start
+    plain = Doc(nlp.vocab, words=words[:2] + words[3:])  # no sentence boundaries: one entity
+    ner.set_annotations([plain], [numpy.delete(scores, 2, axis=0)])
+    assert [(ent.start, ent.end) for ent in plain.ents] == [(0, 5)]
+
+
 def test_missing_annotation_gets_no_gradient():
     nlp = spacy.blank("en")
     ner = nlp.add_pipe("aligned_ner", config=SOFTMAX_HEAD)

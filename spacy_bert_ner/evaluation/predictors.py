@@ -47,6 +47,10 @@ class SpacyPredictor:
         ]
         return list(self.nlp.pipe(inputs, batch_size=batch_size))
 
+    def predict_texts(self, texts: Sequence[str], batch_size: int) -> list[Doc]:
+        """The pipeline on raw text, its own tokenizer included."""
+        return list(self.nlp.pipe(texts, batch_size=batch_size))
+
 
 def use_device(gpu_id: int) -> None:
     """Select the GPU before the model loads, so its weights go there (as `spacy evaluate --gpu-id`)."""

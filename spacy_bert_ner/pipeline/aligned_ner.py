@@ -222,14 +222,18 @@ class AlignedNER(TrainablePipe):
         learned = self._learned_transitions()
         begin_tags = numpy.asarray([tag.startswith("B-") for tag in tag_names])
         emissions = [_finite_rows(self.model.ops.to_numpy(doc_scores)) for doc_scores in scores]
+        inside_tags = numpy.asarray([tag.startswith("I-") for tag in tag_names])
+        outside_only = numpy.asarray([tag == OUTSIDE for tag in tag_names])
         # As in spaCy's `ner`, no entity starts on a whitespace token (it has no wordpiece).
         token_allowed = [~(_is_space(doc)[:, None] & begin_tags[None, :]) for doc in docs]
         keep_preset = self.cfg["spans_key"] is None
-        if keep_preset:
-            # As spaCy's `ner`: entities already on the Doc (an entity_ruler before this component, or
-            # set by the caller) are kept, and the decoder predicts around them (O on their tokens).
-            outside_only = numpy.asarray([tag == OUTSIDE for tag in tag_names])
-            for doc, mask in zip(docs, token_allowed):
+        for doc, mask in zip(docs, token_allowed):
+            # No entity holds a line break or crosses a sentence boundary (where the Doc has them).
+            mask[_has_line_break(doc)] = outside_only
+            mask[_continues_across_sentence_start(doc)] &= ~inside_tags
+            if keep_preset:
+                # As spaCy's `ner`: entities already on the Doc (an entity_ruler before this component,
+                # or set by the caller) are kept, and the decoder predicts around them.
                 mask[_in_preset_entity(doc)] = outside_only
         # the whole batch is decoded at once (see layers/decoding.py)
         if learned is None:
@@ -422,6 +426,18 @@ def _in_preset_entity(doc: Doc) -> numpy.ndarray:
     """Tokens inside an entity already on the Doc (ent_iob B or I)."""
     iob = doc.to_array("ENT_IOB")
     return (iob == 1) | (iob == 3)
+
+
+def _has_line_break(doc: Doc) -> numpy.ndarray:
+    return numpy.asarray([token.is_space and ("\n" in token.text or "\r" in token.text) for token in doc], dtype=bool)
+
+
+def _continues_across_sentence_start(doc: Doc) -> numpy.ndarray:
+    """Tokens that start a sentence other than the first (none where the Doc has no sentences)."""
+    starts = numpy.zeros(len(doc), dtype=bool)
+    if len(doc) and doc.has_annotation("SENT_START"):
+        starts[1:] = doc.to_array("SENT_START")[1:] == 1
+    return starts
 
 
 def _is_space(doc: Doc) -> numpy.ndarray:
