@@ -392,3 +392,12 @@ def test_report_without_the_evaluation_extra_says_which_to_install(tmp_path, mon
     output = " ".join(result.output.split())
     assert "The report needs seqeval" in output and "pip install -e '.[evaluation]'" in output
     assert "Model not found" not in output
+
+
+def test_spacy_predictor_passes_the_gold_sentence_starts(tiny_pipeline):
+    predictor = SpacyPredictor(str(tiny_pipeline))
+    gold = Doc(predictor.vocab, words=["Bob", "left", ".", "Ann", "stayed", "."], sent_starts=[1, 0, 0, 1, 0, 0])
+    [doc] = predictor.predict([gold], batch_size=4)
+    assert [sent.start for sent in doc.sents] == [0, 3]
+    [plain] = predictor.predict([Doc(predictor.vocab, words=["Bob", "left", "."])], batch_size=4)
+    assert not plain.has_annotation("SENT_START") or [s.start for s in plain.sents] == [0]

@@ -41,15 +41,20 @@ class SpacyPredictor:
 
     def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> list[Doc]:
         # The corpora keep gold tokenization; re-tokenizing the text could split or merge tokens.
-        inputs = [
-            Doc(self.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
-            for gold in gold_docs
-        ]
-        return list(self.nlp.pipe(inputs, batch_size=batch_size))
+        # Their sentence boundaries come along, so no entity is predicted across one.
+        return list(self.nlp.pipe((_unannotated_copy(self.vocab, gold) for gold in gold_docs), batch_size=batch_size))
 
     def predict_texts(self, texts: Sequence[str], batch_size: int) -> list[Doc]:
         """The pipeline on raw text, its own tokenizer included."""
         return list(self.nlp.pipe(texts, batch_size=batch_size))
+
+
+def _unannotated_copy(vocab: Vocab, gold: Doc) -> Doc:
+    """A Doc of the gold tokens, spaces and sentence starts, and nothing else."""
+    words, spaces = [t.text for t in gold], [bool(t.whitespace_) for t in gold]
+    if not gold.has_annotation("SENT_START"):
+        return Doc(vocab, words=words, spaces=spaces)
+    return Doc(vocab, words=words, spaces=spaces, sent_starts=[bool(t.is_sent_start) for t in gold])
 
 
 def use_device(gpu_id: int) -> None:

@@ -197,7 +197,7 @@ def _md_header(report: dict[str, Any]) -> list[str]:
         f"{' → '.join(model['pipeline'])}{transformer}, spaCy {model.get('spacy_version')}\n"
         f"- Data: `{data['path']}`: {data['docs']} documents, {data['tokens']} tokens, "
         f"{entities['gold']} gold entities, {entities['predicted']} predicted entities.{unannotated}\n"
-        "- Prediction: the pipeline runs on Docs of exactly the gold tokens (same words and spaces, "
+        "- Prediction: the pipeline runs on Docs of exactly the gold tokens (same words, spaces and sentence starts, "
         "no re-tokenization), so every prediction aligns 1:1 with the gold.",
     ]
 
