@@ -214,6 +214,9 @@ def print_report(report: dict[str, Any], rows: list[list[Any]]) -> None:
     entity_accuracy = "n/a" if tokens["entity_accuracy"] is None else f"{tokens['entity_accuracy']:.4f}"
     msg.info(f"Token accuracy {tokens['accuracy']:.4f}; inside gold or predicted entities {entity_accuracy}")
     msg.info(f"{speed['words_per_second'] or 0:.0f} words/s (batch size {speed['batch_size']}, {speed['device']})")
+    if "bootstrap" in report:
+        low, high = report["bootstrap"]["micro"]
+        msg.info(f"Micro F1 95% bootstrap interval {low:.4f} - {high:.4f} (documents resampled)")
     if "raw_text" in report:
         raw = report["raw_text"]
         msg.info(

@@ -401,3 +401,27 @@ def test_spacy_predictor_passes_the_gold_sentence_starts(tiny_pipeline):
     assert [sent.start for sent in doc.sents] == [0, 3]
     [plain] = predictor.predict([Doc(predictor.vocab, words=["Bob", "left", "."])], batch_size=4)
     assert not plain.has_annotation("SENT_START") or [s.start for s in plain.sents] == [0]
+
+
+def test_bootstrap_intervals_hold_the_score_and_are_seeded():
+    from spacy_bert_ner.evaluation.metrics import bootstrap_f1, evaluate
+
+    gold = [{(0, 1, "PER"), (3, 4, "LOC")}, {(0, 2, "ORG")}, {(1, 2, "PER")}, {(2, 3, "LOC")}] * 5
+    pred = [{(0, 1, "PER")}, {(0, 2, "ORG"), (3, 4, "LOC")}, {(1, 2, "PER")}, {(2, 3, "ORG")}] * 5
+    boot = bootstrap_f1(gold, pred, samples=500, seed=0)
+    assert boot == bootstrap_f1(gold, pred, samples=500, seed=0)
+    evaluation = evaluate(gold, pred, [["O"]] * len(gold), [["O"]] * len(gold))
+    low, high = boot["micro"]
+    assert low < evaluation.micro.f1 < high
+    for label, (low, high) in boot["per_type"].items():
+        assert 0.0 <= low <= evaluation.per_type[label].f1 <= high <= 1.0
+    assert bootstrap_f1(gold, gold, samples=50)["micro"] == [1.0, 1.0]
+
+
+def test_report_has_bootstrap_intervals(tiny_pipeline, tiny_corpus_dir, tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tiny_pipeline), str(tiny_corpus_dir / "dev.spacy"), str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    low, high = report["bootstrap"]["micro"]
+    assert low <= report["entities"]["micro"]["f1"] <= high
+    assert "95% bootstrap intervals of F1" in (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from .html import render_examples
-from .metrics import SEQEVAL_TOLERANCE, Evaluation, evaluate_docs
+from .metrics import SEQEVAL_TOLERANCE, Evaluation, bootstrap_f1, doc_spans, evaluate_docs
 from .plots import plot_confusion
 from .predictors import Predictor, ReportError
 from .raw_text import score_raw_text
@@ -113,6 +113,7 @@ def write_report(
         "shown": min(max(n_examples, 0), len(gold_docs)),
     }
     report = build_report(evaluation, info, Path(data_path), gold_docs, seconds, batch_size, examples)
+    report["bootstrap"] = bootstrap_f1([doc_spans(d) for d in gold_docs], [doc_spans(d) for d in pred_docs])
     if raw_text:
         report["raw_text"] = raw_text_report(predictor, gold_docs, batch_size, evaluation)
     paths[REPORT_JSON].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -208,6 +209,18 @@ def _md_entities(report: dict[str, Any]) -> list[str]:
         ["type", "precision", "recall", "f1", "support"], score_rows(report), ["---"] + ["---:"] * 4
     )
     verdict = "agree" if seqeval["agrees"] else f"**DISAGREE** (tolerance {SEQEVAL_TOLERANCE:g})"
+    boot = report.get("bootstrap")
+    intervals = []
+    if boot is not None:
+        rows = [
+            [label, f"{lo:.4f} - {hi:.4f}", entities["per_type"].get(label, {}).get("support", 0)]
+            for label, (lo, hi) in [*boot["per_type"].items(), ("micro avg", boot["micro"])]
+        ]
+        intervals = [
+            f"**95% bootstrap intervals of F1** ({boot['samples']} resamples of the documents, seed {boot['seed']}): "
+            "a gain smaller than an interval is hard to tell from the draw of documents.",
+            _md_table(["type", "F1 interval", "support"], rows, ["---", "---:", "---:"]),
+        ]
     return [
         "## Entities (strict span match)",
         "A predicted entity counts as correct only if its first token, last token and label all equal a gold "
@@ -222,6 +235,7 @@ def _md_entities(report: dict[str, Any]) -> list[str]:
         f'**seqeval cross-check** (seqeval `f1_score`/`classification_report`, mode="strict", scheme=IOB2, one '
         f"IOB2 sequence per document): micro F1 {seqeval['micro_f1']:.6f}, ours {seqeval['ours_micro_f1']:.6f}, "
         f"|difference| {seqeval['abs_difference']:.2g}: they {verdict}.",
+        *intervals,
     ]
 
 
