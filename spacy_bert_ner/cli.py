@@ -270,12 +270,12 @@ def annotate_cli(
     from tqdm import tqdm
 
     from .annotate import annotate_files, input_files, pipe_annotator
-    from .annotate.run import count_input_lines
+    from .annotate.reader import count_records
     from .errors import InputError
     from .evaluation.predictors import ReportError, load_pipeline, use_device
 
     try:
-        total = count_input_lines(input_files([input_path]))
+        total = count_records(input_files([input_path]))
         if engine == Engine.ray:
             annotator = _ray_annotator(model, batch_size, num_workers, cpus_per_worker, address)
         else:
@@ -298,13 +298,12 @@ def annotate_cli(
 
 
 def _ray_annotator(model: str, batch_size: int, num_workers: int, cpus_per_worker: float, address: str | None):
-    import spacy
-
     if _missing_modules("ray"):
         msg.fail("--engine ray needs Ray", "Install the ray extra: pip install -e '.[ray]' in this repository", exits=1)
-    if not Path(model).exists() and not spacy.util.is_package(model):
-        msg.fail(f"Model not found: {model} is neither a folder nor an installed pipeline package", exits=1)
     from .annotate.ray_engine import ray_annotator
+    from .evaluation.predictors import check_model
+
+    check_model(model)
 
     return ray_annotator(
         str(Path(model).resolve()) if Path(model).exists() else model,

@@ -47,9 +47,10 @@ def package_pipeline(
     if not _has_build():
         raise PackagingError("building a wheel needs the `build` package: pip install build")
     output_dir.mkdir(parents=True, exist_ok=True)
+    meta = merged_meta(model_dir, meta_path)
     with tempfile.TemporaryDirectory() as tmp:
         meta_file = Path(tmp) / "meta.json"
-        meta_file.write_text(json.dumps(merged_meta(model_dir, meta_path), indent=2), encoding="utf-8")
+        meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         package(
             model_dir,
             output_dir,
@@ -61,7 +62,7 @@ def package_pipeline(
             force=True,
             silent=False,
         )
-    meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
+    # named as spaCy's package names it, from the meta it was given
     package_name = name if name.startswith(f"{meta['lang']}_") else f"{meta['lang']}_{name}"
     main_path = output_dir / f"{package_name}-{version}"
     vendor_runtime(main_path / package_name)

@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny offline BERT and a tiny NER corpus, built once per session."""
 
+import json
 import os
 import subprocess
 import sys
@@ -60,6 +61,14 @@ def make_sentences(n: int = 40) -> list[tuple[list[str], list[str]]]:
                 tags += [f"B-{label}"] + [f"I-{label}"] * (len(tokens) - 1)
         sentences.append((words, tags))
     return sentences
+
+
+def read_shards(output: Path) -> list[dict]:
+    """Every JSONL line `annotate` wrote for `output` (its numbered shards), in order."""
+    rows = []
+    for path in sorted(output.parent.glob(f"{output.stem}-[0-9][0-9][0-9][0-9][0-9].jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return rows
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,10 @@ closing count read = written + rejected (spacy_bert_ner/annotate/)."""
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 import spacy
-from conftest import OVERFIT_DATA
+from conftest import OVERFIT_DATA, read_shards
 from spacy.tokens import Doc, DocBin
 from typer.testing import CliRunner
 
@@ -38,13 +37,6 @@ def same_entities(got: list[dict], want: list[dict]) -> bool:
     """Equal offsets, labels and texts; confidences equal up to float rounding."""
     strip = [[{k: v for k, v in e.items() if k != "confidence"} for e in ents] for ents in (got, want)]
     return strip[0] == strip[1] and [e["confidence"] for e in got] == pytest.approx([e["confidence"] for e in want])
-
-
-def read_shards(output: Path) -> list[dict]:
-    rows = []
-    for path in sorted(output.parent.glob(f"{output.stem}-[0-9][0-9][0-9][0-9][0-9].jsonl")):
-        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return rows
 
 
 def invoke(*args: str):

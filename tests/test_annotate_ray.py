@@ -8,10 +8,9 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from conftest import OVERFIT_DATA
+from conftest import OVERFIT_DATA, read_shards
 
 ray = pytest.importorskip("ray")
 
@@ -36,13 +35,6 @@ def annotator(ray_instance, trained_pipeline_dir):
     return ray_annotator(str(trained_pipeline_dir), batch_size=4, num_workers=2)
 
 
-def rows(output: Path) -> list[dict]:
-    found = []
-    for path in sorted(output.parent.glob(f"{output.stem}-[0-9][0-9][0-9][0-9][0-9].jsonl")):
-        found += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return found
-
-
 def entities(row: dict) -> list:
     return [(e["start"], e["end"], e["label"], round(e["confidence"], 6)) for e in row["entities"]]
 
@@ -57,7 +49,7 @@ def single_process(trained_pipeline_dir, tmp_path_factory):
     source.write_text("".join(json.dumps({"id": i, "text": TEXTS[i % len(TEXTS)]}) + "\n" for i in range(60)))
     output = folder / "out" / "docs.jsonl"
     annotate_files([source], output, pipe_annotator(spacy.load(trained_pipeline_dir), 4, 1), shard_size=7)
-    return source, rows(output)
+    return source, read_shards(output)
 
 
 def test_ray_output_equals_one_process(annotator, single_process, tmp_path):
@@ -65,7 +57,7 @@ def test_ray_output_equals_one_process(annotator, single_process, tmp_path):
     output = tmp_path / "docs.jsonl"
     summary = annotate_files([source], output, annotator, shard_size=7, window=3)
     assert (summary.read, summary.written, summary.rejected) == (60, 60, 0)
-    got = rows(output)
+    got = read_shards(output)
     assert [row["id"] for row in got] == [row["id"] for row in expected] == list(range(60))
     assert [entities(row) for row in got] == [entities(row) for row in expected]
     assert sum(len(row["entities"]) for row in got) > 30
@@ -97,7 +89,7 @@ def test_a_worker_killed_mid_run_leaves_complete_output_without_duplicates(annot
     killer.join(timeout=10)
     assert killed, "no actor process was found to kill"
     assert (summary.read, summary.written) == (60, 60)
-    got = rows(output)
+    got = read_shards(output)
     assert [row["id"] for row in got] == list(range(60))  # every document once, in order
     assert [entities(row) for row in got] == [entities(row) for row in expected]
 

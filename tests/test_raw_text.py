@@ -29,8 +29,8 @@ def test_document_text_puts_sentences_on_lines_and_keeps_offsets():
     text, offsets = document_text(doc)
     assert text == "Jean-Luc Picard visited Paris.\nHe left."
     assert [text[o : o + len(t)] for o, t in zip(offsets, doc)] == [t.text for t in doc]
-    spans = gold_char_spans(0, doc, offsets)
-    assert {(text[s:e], label) for _, s, e, label in spans} == {("Jean-Luc Picard", "PER"), ("Paris", "LOC")}
+    spans = gold_char_spans(doc, offsets)
+    assert {(text[s:e], label) for s, e, label in spans} == {("Jean-Luc Picard", "PER"), ("Paris", "LOC")}
 
 
 def test_offsets_and_labels_must_match_exactly():

@@ -19,7 +19,7 @@ import numpy
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from .reader import Record
+from .reader import Record, pipeline_input
 from .run import Annotator
 
 
@@ -33,11 +33,10 @@ class PipelineActor:
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, numpy.ndarray]) -> dict[str, numpy.ndarray]:
+        columns = zip(batch["text"], batch["words"], batch["spaces"], batch["has_tokens"])
         inputs = [
-            Doc(self.nlp.vocab, words=list(words), spaces=[bool(s) for s in spaces]) if has_tokens else text
-            for text, words, spaces, has_tokens in zip(
-                batch["text"], batch["words"], batch["spaces"], batch["has_tokens"]
-            )
+            pipeline_input(self.nlp.vocab, text, words if has_tokens else None, spaces)
+            for text, words, spaces, has_tokens in columns
         ]
         docs = self.nlp.pipe(inputs, batch_size=self.batch_size)
         serialized = [doc.to_bytes(exclude=["tensor"]) for doc in docs]

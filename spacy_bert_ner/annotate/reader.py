@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from ..errors import InputError
@@ -100,10 +100,33 @@ def _kind(path: Path) -> str | None:
     return None
 
 
-def _open_bytes(path: Path):
+def pipeline_input(vocab: Vocab, text: str, words: list[str] | None, spaces: list[bool] | None) -> Doc | str:
+    """What `nlp.pipe` gets for a record: its text, or a Doc of its tokens where it has them (a DocBin's)."""
+    return text if words is None else Doc(vocab, words=list(words), spaces=[bool(s) for s in spaces or []])
+
+
+def count_records(files: Sequence[Path]) -> int | None:
+    """The number of records, where it is cheap to know (uncompressed text and JSONL); else None."""
+    total = 0
+    for path in files:
+        if _kind(path) == "spacy" or _is_gzip(path):
+            return None
+        last = b"\n"
+        with path.open("rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                total += chunk.count(b"\n")
+                last = chunk[-1:]
+        total += last != b"\n"  # a last line without a line break
+    return total
+
+
+def _is_gzip(path: Path) -> bool:
     with path.open("rb") as file:
-        gzipped = file.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if gzipped else path.open("rb")
+        return file.read(2) == GZIP_MAGIC
+
+
+def _open_bytes(path: Path):
+    return gzip.open(path, "rb") if _is_gzip(path) else path.open("rb")
 
 
 def _line_records(path: Path, is_jsonl: bool, text_field: str) -> Iterator[Record | BadRecord]:
@@ -142,7 +165,8 @@ def _parse_line(path: Path, number: int, raw: bytes, is_jsonl: bool, text_field:
 
 def _docbin_records(path: Path) -> Iterator[Record]:
     try:
-        docs = DocBin().from_bytes(_open_bytes(path).read()).get_docs(Vocab())
+        with _open_bytes(path) as file:
+            docs = DocBin().from_bytes(file.read()).get_docs(Vocab())
         for index, doc in enumerate(docs, 1):
             words = [token.text for token in doc]
             spaces = [bool(token.whitespace_) for token in doc]

@@ -17,7 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..errors import InputError
-from .reader import BadRecord, Record, input_files, read_records
+from .reader import BadRecord, Record, input_files, pipeline_input, read_records
 from .shards import (
     ShardWriter,
     check_output,
@@ -52,7 +52,7 @@ def pipe_annotator(nlp: Language, batch_size: int, n_process: int) -> Annotator:
     """Docs from `nlp.pipe`: raw text through the pipeline's tokenizer, a DocBin's tokens kept."""
 
     def annotate(records: list[Record]) -> Iterable[Doc]:
-        inputs = (Doc(nlp.vocab, words=r.words, spaces=r.spaces) if r.words is not None else r.text for r in records)
+        inputs = (pipeline_input(nlp.vocab, r.text, r.words, r.spaces) for r in records)
         return nlp.pipe(inputs, batch_size=batch_size, n_process=n_process)
 
     return annotate
@@ -142,22 +142,3 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
-
-
-def count_input_lines(files: Sequence[Path]) -> int | None:
-    """The number of records, where it is cheap to know (uncompressed text and JSONL); else None."""
-    total = 0
-    for path in files:
-        if path.suffix in (".gz", ".spacy"):
-            return None
-        with path.open("rb") as file:
-            total += sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b""))
-            if path.stat().st_size and not _ends_with_newline(path):
-                total += 1
-    return total
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as file:
-        file.seek(-1, 2)
-        return file.read(1) == b"\n"

@@ -353,14 +353,12 @@ def bootstrap_f1(
     so a gain on a type with few entities can be told from noise."""
     import numpy
 
-    _check_same_length(gold, pred)
-    labels = sorted({label for spans in (*gold, *pred) for _, _, label in spans})
+    labels = list(count_entities(gold, pred))
     per_doc = numpy.zeros((len(gold), len(labels), 3))  # tp, fp, fn of each document and label
     index = {label: i for i, label in enumerate(labels)}
     for d, (gold_spans, pred_spans) in enumerate(zip(gold, pred)):
-        for column, spans in enumerate((gold_spans & pred_spans, pred_spans - gold_spans, gold_spans - pred_spans)):
-            for _, _, label in spans:
-                per_doc[d, index[label], column] += 1
+        for label, c in count_entities([gold_spans], [pred_spans]).items():
+            per_doc[d, index[label]] = (c.tp, c.fp, c.fn)
     if not len(gold) or not labels:
         return {"samples": samples, "seed": seed, "micro": [0.0, 0.0], "per_type": {}}
     rng = numpy.random.default_rng(seed)

@@ -67,10 +67,15 @@ def use_device(gpu_id: int) -> None:
         raise ReportError(f"Cannot use GPU {gpu_id}: {err}") from err
 
 
-def load_pipeline(model: str) -> Language:
-    """A pipeline folder or an installed pipeline package, as `spacy.load` takes it."""
+def check_model(model: str) -> None:
+    """Fail early, before a slow load, when `model` is neither a folder nor an installed package."""
     if not Path(model).exists() and not spacy.util.is_package(model):
         raise ReportError(f"Model not found: {model} is neither a folder nor an installed pipeline package")
+
+
+def load_pipeline(model: str) -> Language:
+    """A pipeline folder or an installed pipeline package, as `spacy.load` takes it."""
+    check_model(model)
     try:
         return spacy.load(model)
     except (OSError, ValueError, KeyError) as err:

@@ -9,33 +9,13 @@ matched to them exactly (start, end and label), so a boundary that the tokenizer
 elsewhere is one false positive and one false negative, as in the gold-token score.
 """
 
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from spacy.tokens import Doc
 
-CharSpan = tuple[int, int, int, str]  # document index, start, end, label
-
-
-@dataclass
-class RawTextScores:
-    counts: dict[str, Counter] = field(default_factory=dict)  # label -> tp, gold, predicted
-
-    def add(self, gold: set[CharSpan], predicted: set[CharSpan]) -> None:
-        for span in gold | predicted:
-            counter = self.counts.setdefault(span[3], Counter())
-            counter["tp"] += span in gold and span in predicted
-            counter["gold"] += span in gold
-            counter["predicted"] += span in predicted
-
-    def to_dict(self) -> dict[str, Any]:
-        total = sum(self.counts.values(), Counter())
-        return {
-            "micro": _prf(total),
-            "per_type": {label: _prf(counts) for label, counts in sorted(self.counts.items())},
-        }
+from .metrics import EntSpan, count_entities, micro_average, prf
 
 
 def document_text(doc: Doc) -> tuple[str, list[int]]:
@@ -56,27 +36,23 @@ def document_text(doc: Doc) -> tuple[str, list[int]]:
     return "".join(parts), offsets
 
 
-def gold_char_spans(index: int, doc: Doc, offsets: Sequence[int]) -> set[CharSpan]:
-    return {(index, offsets[e.start], offsets[e.end - 1] + len(doc[e.end - 1]), e.label_) for e in doc.ents}
+def gold_char_spans(doc: Doc, offsets: Sequence[int]) -> set[EntSpan]:
+    """The gold entities as (start character, end character, label) in the document's text."""
+    return {(offsets[e.start], offsets[e.end - 1] + len(doc[e.end - 1]), e.label_) for e in doc.ents}
 
 
-def predicted_char_spans(index: int, doc: Doc) -> set[CharSpan]:
-    return {(index, e.start_char, e.end_char, e.label_) for e in doc.ents}
+def predicted_char_spans(doc: Doc) -> set[EntSpan]:
+    return {(e.start_char, e.end_char, e.label_) for e in doc.ents}
 
 
-def score_raw_text(gold_docs: Sequence[Doc], predict_texts) -> tuple[dict[str, Any], list[str]]:
-    """Scores of `predict_texts` (texts -> Docs) on the gold documents written as text, and the texts."""
+def score_raw_text(
+    gold_docs: Sequence[Doc], predict_texts: Callable[[list[str]], Sequence[Doc]]
+) -> tuple[dict[str, Any], list[str]]:
+    """Scores of `predict_texts` (texts -> Docs) on the gold documents written as text, and the
+    texts; the same strict counting as on tokens (metrics.py), with character offsets for tokens."""
     texts_offsets = [document_text(doc) for doc in gold_docs]
     texts = [text for text, _ in texts_offsets]
-    scores = RawTextScores()
-    for index, (gold, (_, offsets), predicted) in enumerate(zip(gold_docs, texts_offsets, predict_texts(texts))):
-        scores.add(gold_char_spans(index, gold, offsets), predicted_char_spans(index, predicted))
-    return scores.to_dict(), texts
-
-
-def _prf(counts: Counter) -> dict[str, Any]:
-    tp, gold, predicted = counts["tp"], counts["gold"], counts["predicted"]
-    precision = tp / predicted if predicted else 0.0
-    recall = tp / gold if gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "support": gold}
+    gold = [gold_char_spans(doc, offsets) for doc, (_, offsets) in zip(gold_docs, texts_offsets)]
+    counts = count_entities(gold, [predicted_char_spans(doc) for doc in predict_texts(texts)])
+    per_type = {label: asdict(prf(c)) for label, c in counts.items()}
+    return {"micro": asdict(micro_average(counts)), "per_type": per_type}, texts

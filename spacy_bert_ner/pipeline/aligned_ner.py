@@ -220,22 +220,11 @@ class AlignedNER(TrainablePipe):
         tag_names = self.tag_names
         allowed, allowed_start = allowed_transitions(tag_names)
         learned = self._learned_transitions()
-        begin_tags = numpy.asarray([tag.startswith("B-") for tag in tag_names])
         emissions = [_finite_rows(self.model.ops.to_numpy(doc_scores)) for doc_scores in scores]
-        inside_tags = numpy.asarray([tag.startswith("I-") for tag in tag_names])
-        outside_only = numpy.asarray([tag == OUTSIDE for tag in tag_names])
-        # As in spaCy's `ner`, no entity starts on a whitespace token (it has no wordpiece).
-        token_allowed = [~(_is_space(doc)[:, None] & begin_tags[None, :]) for doc in docs]
+        prefixes = numpy.asarray([tag[:2] for tag in tag_names])
         keep_preset = self.cfg["spans_key"] is None
-        for doc, mask in zip(docs, token_allowed):
-            # No entity holds a line break or crosses a sentence boundary (where the Doc has them).
-            mask[_has_line_break(doc)] = outside_only
-            mask[_continues_across_sentence_start(doc)] &= ~inside_tags
-            if keep_preset:
-                # As spaCy's `ner`: entities already on the Doc (an entity_ruler before this component,
-                # or set by the caller) are kept, and the decoder predicts around them.
-                mask[_in_preset_entity(doc)] = outside_only
-        # the whole batch is decoded at once (see layers/decoding.py)
+        token_allowed = [_allowed_tags(doc, prefixes, keep_preset) for doc in docs]
+        # the whole batch is decoded at once (see decoding.py)
         if learned is None:
             log_probs = [_log_softmax(doc_scores) for doc_scores in emissions]
             paths = viterbi_batch(log_probs, allowed, allowed_start, token_allowed=token_allowed)
@@ -428,11 +417,33 @@ def _in_preset_entity(doc: Doc) -> numpy.ndarray:
     return (iob == 1) | (iob == 3)
 
 
-def _has_line_break(doc: Doc) -> numpy.ndarray:
-    return numpy.asarray([token.is_space and ("\n" in token.text or "\r" in token.text) for token in doc], dtype=bool)
+def _allowed_tags(doc: Doc, prefixes: numpy.ndarray, keep_preset: bool) -> numpy.ndarray:
+    """(tokens x tags): which tags the decoder may give each token. `prefixes` holds each tag's
+    first two characters ("O", "B-", "I-")."""
+    begin, inside, outside = prefixes == "B-", prefixes == "I-", prefixes == OUTSIDE
+    space = _is_space(doc)
+    allowed = numpy.ones((len(doc), len(prefixes)), dtype=bool)
+    # As in spaCy's `ner`, no entity starts on a whitespace token (it has no wordpiece).
+    allowed[space] &= ~begin
+    # No entity holds a line break or crosses a sentence boundary (where the Doc has them).
+    allowed[_line_breaks(doc, space)] = outside
+    allowed[_sentence_starts_after_the_first(doc)] &= ~inside
+    if keep_preset:
+        # As spaCy's `ner`: entities already on the Doc (an entity_ruler before this component, or
+        # set by the caller) are kept, and the decoder predicts around them.
+        allowed[_in_preset_entity(doc)] = outside
+    return allowed
 
 
-def _continues_across_sentence_start(doc: Doc) -> numpy.ndarray:
+def _line_breaks(doc: Doc, space: numpy.ndarray) -> numpy.ndarray:
+    """Whitespace tokens that hold a line break (only whitespace tokens are read)."""
+    breaks = numpy.zeros(len(doc), dtype=bool)
+    for i in numpy.flatnonzero(space):
+        breaks[i] = "\n" in doc[i].text or "\r" in doc[i].text
+    return breaks
+
+
+def _sentence_starts_after_the_first(doc: Doc) -> numpy.ndarray:
     """Tokens that start a sentence other than the first (none where the Doc has no sentences)."""
     starts = numpy.zeros(len(doc), dtype=bool)
     if len(doc) and doc.has_annotation("SENT_START"):
