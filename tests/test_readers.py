@@ -62,3 +62,22 @@ def test_negative_limit_is_an_error(corpus_path):
 
 def test_reader_is_found_without_imports(found_through_entry_points):
     assert found_through_entry_points("readers", "spacy_bert_ner.ChunkedCorpus.v1") == "create_chunked_corpus"
+
+
+def test_oversample_repeats_examples_holding_a_rare_label(tmp_path):
+    vocab = spacy.blank("en").vocab
+    rare = make_doc(vocab, 1, 7)
+    rare.ents = [Span(rare, 0, 1, label="ART"), Span(rare, 1, 3, label="PER")]
+    path = tmp_path / "train.spacy"
+    DocBin(docs=[make_doc(vocab, 1, 7), rare, Doc(vocab, words=["no", "ents"])]).to_disk(path)
+    nlp = spacy.blank("en")
+    reader = registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")(path, oversample={"ART": 3, "PER": 2})
+    labels = [sorted({e.label_ for e in eg.reference.ents}) for eg in reader(nlp)]
+    # a PER-only Doc twice, the ART Doc three times (the largest of its labels), no entities once
+    assert labels == [["PER"]] * 2 + [["ART", "PER"]] * 3 + [[]]
+
+
+@pytest.mark.parametrize("times", [0, -1, 1.5, True])
+def test_oversample_needs_whole_positive_counts(corpus_path, times):
+    with pytest.raises(ValueError, match="oversample"):
+        registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")(corpus_path, oversample={"PER": times})

@@ -14,9 +14,18 @@ such Docs to single sentences (and skips sentences over the limit).
     max_doc_tokens = 256
 
 Smaller chunks lower the peak further; docs/experiments.md has the measurements.
+
+`oversample` repeats, in every epoch, the examples (after cutting) that hold an entity of a rare
+type: with `{"art": 3, "nat": 3}` a chunk holding an `art` entity is read three times. spaCy's
+training loop shuffles the examples each epoch, so the copies do not arrive together.
+
+    [corpora.train.oversample]
+    art = 3
+    eve = 3
+    nat = 3
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy
@@ -35,18 +44,33 @@ def create_chunked_corpus(
     gold_preproc: bool = False,
     limit: int = 0,
     augmenter: Callable | None = None,
+    oversample: Mapping[str, int] | None = None,
 ) -> Callable[[Language], Iterable[Example]]:
     """Examples of `spacy.Corpus.v1` (same arguments, less `max_length`), each Doc over
-    `max_doc_tokens` tokens cut into sentence-packed chunks; 0 cuts nothing."""
+    `max_doc_tokens` tokens cut into sentence-packed chunks; 0 cuts nothing. `oversample` maps
+    an entity label to how many times an example holding it is read (1 = once)."""
     if max_doc_tokens < 0:
         raise ValueError(f"max_doc_tokens must be 0 (no limit) or positive, got {max_doc_tokens}")
+    repeats = dict(oversample or {})
+    for label, times in repeats.items():
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            raise ValueError(f"oversample[{label!r}] must be a whole number of times >= 1, got {times!r}")
     corpus = Corpus(path, gold_preproc=gold_preproc, max_length=0, limit=limit, augmenter=augmenter)
 
     def read(nlp: Language) -> Iterator[Example]:
         for example in corpus(nlp):
-            yield from split_example(nlp, example, max_doc_tokens)
+            for chunk in split_example(nlp, example, max_doc_tokens):
+                for _ in range(times_read(chunk, repeats)):
+                    yield chunk
 
     return read
+
+
+def times_read(example: Example, repeats: Mapping[str, int]) -> int:
+    """How many times to read an example: the largest repeat among the labels of its gold entities."""
+    if not repeats:
+        return 1
+    return max((repeats.get(ent.label_, 1) for ent in example.reference.ents), default=1)
 
 
 def split_example(nlp: Language, example: Example, max_doc_tokens: int) -> Iterator[Example]:
