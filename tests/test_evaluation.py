@@ -273,7 +273,7 @@ def test_report_cli_writes_all_files(tiny_pipeline, tiny_corpus_dir, tmp_path):
     result = CliRunner().invoke(app, ["report", str(tiny_pipeline), str(data), str(out), "--n-examples", "10"])
     assert result.exit_code == 0, result.output
     assert "micro avg" in result.output and "macro avg" in result.output
-    for name in ("report.json", "report.md", "confusion.png", "examples.html"):
+    for name in ("report.json", "report.md", "confusion.png", "examples.html", "errors.jsonl"):
         assert (out / name).is_file(), name
         assert str(out / name) in result.output
 
@@ -289,6 +289,21 @@ def test_report_cli_writes_all_files(tiny_pipeline, tiny_corpus_dir, tmp_path):
     markdown = (out / "report.md").read_text(encoding="utf-8")
     for text in ("| micro avg |", "| macro avg |", "Token accuracy", "Entity-token accuracy", "confusion.png"):
         assert text in markdown
+    assert "## Errors the gold disputes" in markdown
+
+    # errors.jsonl: one line per span error = each off-diagonal cell of the confusion (missed, spurious, mislabelled)
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    matrix = report["confusion"]
+    off_diagonal = sum(
+        n
+        for row, counts in zip(matrix["rows"], matrix["counts"])
+        for col, n in zip(matrix["columns"], counts)
+        if row != col
+    )
+    assert len(errors) == off_diagonal
+    assert len(errors) == report["gold_consistency"]["errors"] > 0
+    assert {"text", "gold", "predicted", "elsewhere", "sentence", "disputed"} <= set(errors[0])
+    assert all(e["gold"] != e["predicted"] for e in errors)
 
     png = (out / "confusion.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 1000

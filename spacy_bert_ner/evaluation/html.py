@@ -3,7 +3,9 @@
 Documents are the N with the most entity errors (missed + spurious + wrong label,
 ties in corpus order), not the first N: those are the ones worth reading.
 Every entity is green when the other side has the same boundaries and label and
-red with a "✗ ..." note otherwise. The page is self-contained (inline styles only).
+red with a "✗ ..." note otherwise. An error the gold itself disputes (the same words carry
+the predicted label elsewhere in the gold, see gold_consistency.py) adds "gold elsewhere: ...".
+The page is self-contained (inline styles only).
 """
 
 from collections.abc import Sequence
@@ -13,6 +15,7 @@ from typing import Any
 from spacy import displacy
 from spacy.tokens import Doc
 
+from .gold_consistency import SpanError
 from .metrics import EntSpan, confusion, doc_spans
 
 CORRECT_COLOR = "#b7eb8f"
@@ -34,8 +37,12 @@ def select_examples(errors: Sequence[int], n: int) -> list[int]:
     return ranked[: max(n, 0)]
 
 
-def ent_markup(doc: Doc, spans: set[EntSpan], other: set[EntSpan], gold_side: bool) -> dict[str, Any]:
-    """displaCy's manual format for one side, each entity marked against the other side's entities."""
+def ent_markup(
+    doc: Doc, spans: set[EntSpan], other: set[EntSpan], gold_side: bool, notes: dict[tuple[int, int], str] | None = None
+) -> dict[str, Any]:
+    """displaCy's manual format for one side, each entity marked against the other side's entities;
+    `notes` adds a text to the errors of the given (start, end) bounds."""
+    notes = notes or {}
     other_by_bounds = {(start, end): label for start, end, label in other}
     ents = []
     for start, end, label in sorted(spans):
@@ -46,19 +53,21 @@ def ent_markup(doc: Doc, spans: set[EntSpan], other: set[EntSpan], gold_side: bo
             shown = f"{label} {ERROR_MARK} {'predicted' if gold_side else 'gold'} {match}"
         else:
             shown = f"{label} {ERROR_MARK} {'missed' if gold_side else 'spurious'}"
+        if shown != label and (start, end) in notes:
+            shown += f" · {notes[(start, end)]}"
         span = doc[start:end]
         ents.append({"start": span.start_char, "end": span.end_char, "label": escape(shown)})
     return {"text": doc.text, "ents": ents, "title": None}
 
 
-def render_pair(gold: Doc, pred: Doc) -> str:
+def render_pair(gold: Doc, pred: Doc, notes: dict[tuple[int, int], str] | None = None) -> str:
     """Two displaCy renderings of one text: gold entities, then predicted ones."""
     gold_spans, pred_spans = doc_spans(gold), doc_spans(pred)
     # Character offsets come from the predicted Doc for both sides: the tokens are
     # the same, and this Doc's text is the one the model saw.
     parts = {
-        "gold": ent_markup(pred, gold_spans, pred_spans, gold_side=True),
-        "predicted": ent_markup(pred, pred_spans, gold_spans, gold_side=False),
+        "gold": ent_markup(pred, gold_spans, pred_spans, gold_side=True, notes=notes),
+        "predicted": ent_markup(pred, pred_spans, gold_spans, gold_side=False, notes=notes),
     }
     html = []
     for side, markup in parts.items():
@@ -70,8 +79,25 @@ def render_pair(gold: Doc, pred: Doc) -> str:
     return "\n".join(html)
 
 
-def render_examples(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc], n: int, title: str = "NER examples") -> str:
+def disputed_notes(errors: Sequence[SpanError]) -> dict[int, dict[tuple[int, int], str]]:
+    """Per document, "gold elsewhere: ..." for each error the rest of the gold disputes."""
+    notes: dict[int, dict[tuple[int, int], str]] = {}
+    for error in errors:
+        if error.disputed:
+            counts = ", ".join(f"{n} {label}" for label, n in error.elsewhere.items())
+            notes.setdefault(error.doc, {})[(error.start, error.end)] = f"gold elsewhere: {counts}"
+    return notes
+
+
+def render_examples(
+    gold_docs: Sequence[Doc],
+    pred_docs: Sequence[Doc],
+    n: int,
+    title: str = "NER examples",
+    errors: Sequence[SpanError] = (),
+) -> str:
     """The whole page: a legend, then one section per selected document."""
+    notes = disputed_notes(errors)
     per_doc = [confusion([doc_spans(g)], [doc_spans(p)]) for g, p in zip(gold_docs, pred_docs)]
     chosen = select_examples([matrix.errors for matrix in per_doc], n)
     sections = []
@@ -81,12 +107,16 @@ def render_examples(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc], n: int, 
             f"Document {i + 1} of {len(gold_docs)}: {matrix.errors} error(s): {matrix.missed} missed, "
             f"{matrix.spurious} spurious, {matrix.mislabelled} wrong label"
         )
-        sections.append(f"<section>\n<h2>{escape(header)}</h2>\n{render_pair(gold_docs[i], pred_docs[i])}\n</section>")
+        sections.append(
+            f"<section>\n<h2>{escape(header)}</h2>\n{render_pair(gold_docs[i], pred_docs[i], notes.get(i))}\n</section>"
+        )
     legend = (
         f'<p class="legend"><mark style="background: {CORRECT_COLOR}">LABEL</mark> the other side has an entity '
         f'with the same boundaries and label; <mark style="background: {ERROR_COLOR}">LABEL {ERROR_MARK} ...</mark> '
         "it does not: missed (gold only), spurious (predicted only), or the other side's label for the same "
-        "boundaries. A boundary error shows as missed above and spurious below.</p>"
+        "boundaries. A boundary error shows as missed above and spurious below. <i>gold elsewhere: 3 gpe, 1 geo</i> "
+        "on an error: the same words are labelled so at their other places in the gold, and at least as often as "
+        "the model's answer as the gold's answer here (questionable gold, worth a look).</p>"
     )
     intro = (
         f"<p>The {len(chosen)} of {len(gold_docs)} documents with the most entity errors "

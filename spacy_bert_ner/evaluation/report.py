@@ -5,6 +5,8 @@ OUTPUT_DIR/report.json   every number (scores, token accuracies, confusion, seqe
 OUTPUT_DIR/report.md     the same for people, with how each number is computed
 OUTPUT_DIR/confusion.png the confusion matrix of entity matches
 OUTPUT_DIR/examples.html gold and predicted entities of the documents with the most errors
+OUTPUT_DIR/errors.jsonl  every entity error, its sentence, and how the gold labels the same words
+                         elsewhere (gold_consistency.py): one JSON object a line, to review or sample
 """
 
 import json
@@ -17,6 +19,7 @@ from typing import Any
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from .gold_consistency import span_errors, summarize
 from .html import render_examples
 from .metrics import SEQEVAL_TOLERANCE, Evaluation, bootstrap_f1, doc_spans, evaluate_docs
 from .plots import plot_confusion
@@ -27,6 +30,7 @@ REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 CONFUSION_PNG = "confusion.png"
 EXAMPLES_HTML = "examples.html"
+ERRORS_JSONL = "errors.jsonl"
 
 
 @dataclass
@@ -103,8 +107,12 @@ def write_report(
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: output_dir / name for name in (REPORT_JSON, REPORT_MD, CONFUSION_PNG, EXAMPLES_HTML)}
-    html = render_examples(gold_docs, pred_docs, n_examples, title=f"{info['name']} on {data_path.name}")
+    paths = {name: output_dir / name for name in (REPORT_JSON, REPORT_MD, CONFUSION_PNG, EXAMPLES_HTML, ERRORS_JSONL)}
+    errors = span_errors(gold_docs, pred_docs)
+    with paths[ERRORS_JSONL].open("w", encoding="utf-8") as file:
+        for error in errors:
+            file.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+    html = render_examples(gold_docs, pred_docs, n_examples, title=f"{info['name']} on {data_path.name}", errors=errors)
     paths[EXAMPLES_HTML].write_text(html, encoding="utf-8")
     plot_confusion(evaluation.confusion, paths[CONFUSION_PNG], title=f"{info['name']} on {data_path.name}")
     examples = {
@@ -113,6 +121,7 @@ def write_report(
         "shown": min(max(n_examples, 0), len(gold_docs)),
     }
     report = build_report(evaluation, info, Path(data_path), gold_docs, seconds, batch_size, examples)
+    report["gold_consistency"] = {"file": ERRORS_JSONL, **summarize(errors)}
     report["bootstrap"] = bootstrap_f1([doc_spans(d) for d in gold_docs], [doc_spans(d) for d in pred_docs])
     if raw_text:
         report["raw_text"] = raw_text_report(predictor, gold_docs, batch_size, evaluation)
@@ -160,10 +169,29 @@ def markdown_report(report: dict[str, Any]) -> str:
         *_md_entities(report),
         *_md_tokens(report),
         *_md_confusion(report),
+        *_md_gold_consistency(report),
         *_md_raw_text(report),
         *_md_speed_and_examples(report),
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _md_gold_consistency(report: dict[str, Any]) -> list[str]:
+    consistency = report.get("gold_consistency")
+    if consistency is None:
+        return []
+    pairs = list(consistency["disputed_by_pair"].items())[:10]
+    table = _md_table(["gold → predicted", "disputed errors"], pairs, ["---", "---:"]) if pairs else ""
+    return [
+        "## Errors the gold disputes",
+        f"Of {consistency['errors']} span errors (a boundary error counts on both sides), **{consistency['disputed']} "
+        f"({consistency['disputed_share']:.1%})** are on words that the gold labels as the model did at other places "
+        "in this file, at least as often as it labels them as here (e.g. `U.S.` gpe here, geo at two other places): "
+        "questionable gold rather than clear model errors. They are marked *gold elsewhere: ...* in "
+        f"[{EXAMPLES_HTML}]({EXAMPLES_HTML}); [{consistency['file']}]({consistency['file']}) lists every error with "
+        "its sentence and those counts, to sample and check by hand.",
+        table,
+    ]
 
 
 def _md_raw_text(report: dict[str, Any]) -> list[str]:
@@ -244,7 +272,9 @@ def _md_tokens(report: dict[str, Any]) -> list[str]:
     return [
         "## Tokens (IOB2 tags)",
         f"- **Token accuracy: {_num(tokens['accuracy'])}** ({tokens['correct']} of {tokens['tokens']} tokens): the "
-        "share of all tokens whose predicted IOB2 tag (B-TYPE, I-TYPE or O, type included) equals the gold tag.\n"
+        "share of all tokens whose predicted IOB2 tag (B-TYPE, I-TYPE or O, type included) equals the gold tag. "
+        "One tag a word, so this is the token accuracy of first-subword token classifiers (a word's label read off "
+        "its first wordpiece), computed over every word.\n"
         f"- **Entity-token accuracy: {_num(tokens['entity_accuracy'])}** ({tokens['entity_correct']} of "
         f"{tokens['entity_tokens']} tokens): the same comparison over only the tokens inside a gold entity or a "
         "predicted entity (tokens that are O in both are left out, so the O majority cannot inflate it).",
