@@ -83,4 +83,4 @@ def test_examples_page_notes_disputed_errors():
     pred = [doc(words, [(1, 2, "gpe")]) for _ in gold]
     page = render_examples(gold, pred, n=1, errors=span_errors(gold, pred))
     assert "geo ✗ predicted gpe · gold elsewhere: 2 gpe" in page
-    assert "gold elsewhere" not in render_examples(gold, pred, n=1)
+    assert "· gold elsewhere" not in render_examples(gold, pred, n=1)
