@@ -29,7 +29,15 @@ from . import pipeline
 
 RUNTIME_DIR = Path(pipeline.__file__).parent
 # the modules whose import registers something; the others are imported by these
-REGISTERING_MODULES = ("aligned_ner", "wordpiece_pooling", "transformer", "corpus", "memory", "tokenizer")
+REGISTERING_MODULES = (
+    "aligned_ner",
+    "wordpiece_pooling",
+    "transformer",
+    "sentence_spans",
+    "corpus",
+    "memory",
+    "tokenizer",
+)
 LIBRARY = "spacy-bert-ner"
 
 
