@@ -67,3 +67,42 @@ def test_found_through_entry_points():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "configure_sentence_spans"
     assert registry.span_getters.get("spacy_bert_ner.sentence_spans.v1") is configure_sentence_spans
+
+
+def test_pipeline_with_sentence_windows_trains_and_round_trips(tiny_bert_dir, tmp_path):
+    """The getter in a config: the transformer sees one window per packed sentence group, the head
+    learns through it, and the saved pipeline loads with the same getter and predictions."""
+    from spacy import util
+
+    from test_aligned_ner import TRAIN_DATA, make_examples, make_nlp, train
+
+    util.fix_random_seed(0)
+    nlp = make_nlp(
+        tiny_bert_dir,
+        pooling="mean",
+        **{
+            "components.transformer.model.get_spans": {
+                "@span_getters": "spacy_bert_ner.sentence_spans.v1",
+                "window": 8,
+                "stride": 4,
+            }
+        },
+    )
+    nlp.add_pipe("sentencizer", first=True)
+    losses = train(nlp, make_examples(nlp), 60)
+    assert losses["aligned_ner"] < 1.0
+    text = TRAIN_DATA[0][0] + " " + TRAIN_DATA[1][0]
+    doc = nlp(text)
+    expected = sentence_windows(doc, 8, 4)
+    assert len(expected) > 1 and len(doc._.trf_data.wordpieces.strings) == len(expected)
+    # each token in exactly one window: the tokens align to every real wordpiece once ([CLS]/[SEP] aside)
+    wordpieces = doc._.trf_data.wordpieces
+    real_pieces = int(wordpieces.attention_mask.sum()) - 2 * len(expected)
+    assert int(doc._.trf_data.align.lengths.sum()) == real_pieces
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert (
+        loaded.config["components"]["transformer"]["model"]["get_spans"]["@span_getters"]
+        == "spacy_bert_ner.sentence_spans.v1"
+    )
+    assert [(e.text, e.label_) for e in loaded(text).ents] == [(e.text, e.label_) for e in doc.ents]
