@@ -439,4 +439,7 @@ def test_report_has_bootstrap_intervals(tiny_pipeline, tiny_corpus_dir, tmp_path
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     low, high = report["bootstrap"]["micro"]
     assert low <= report["entities"]["micro"]["f1"] <= high
-    assert "95% bootstrap intervals of F1" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "95% bootstrap intervals of F1" in markdown
+    micro = report["entities"]["micro"]
+    assert f"| micro avg | {micro['f1']:.4f} | {low:.4f} - {high:.4f} | {micro['support']} |" in markdown

@@ -240,14 +240,15 @@ def _md_entities(report: dict[str, Any]) -> list[str]:
     boot = report.get("bootstrap")
     intervals = []
     if boot is not None:
+        scores = {**entities["per_type"], "micro avg": entities["micro"]}
         rows = [
-            [label, f"{lo:.4f} - {hi:.4f}", entities["per_type"].get(label, {}).get("support", 0)]
+            [label, _num(scores[label]["f1"]), f"{lo:.4f} - {hi:.4f}", scores[label]["support"]]
             for label, (lo, hi) in [*boot["per_type"].items(), ("micro avg", boot["micro"])]
         ]
         intervals = [
             f"**95% bootstrap intervals of F1** ({boot['samples']} resamples of the documents, seed {boot['seed']}): "
             "a gain smaller than an interval is hard to tell from the draw of documents.",
-            _md_table(["type", "F1 interval", "support"], rows, ["---", "---:", "---:"]),
+            _md_table(["type", "F1", "95% interval", "support"], rows, ["---", "---:", "---:", "---:"]),
         ]
     return [
         "## Entities (strict span match)",
