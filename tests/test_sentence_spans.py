@@ -73,7 +73,6 @@ def test_pipeline_with_sentence_windows_trains_and_round_trips(tiny_bert_dir, tm
     """The getter in a config: the transformer sees one window per packed sentence group, the head
     learns through it, and the saved pipeline loads with the same getter and predictions."""
     from spacy import util
-
     from test_aligned_ner import TRAIN_DATA, make_examples, make_nlp, train
 
     util.fix_random_seed(0)
