@@ -17,12 +17,24 @@ from spacy_bert_ner.baseline.predict import peak_rss_mb
 from .common import best_of
 
 
-def _words(data: str, limit: int = 0) -> list[list[str]]:
+def _gold_docs(data: str, limit: int = 0) -> list[Any]:
     from spacy.tokens import DocBin
     from spacy.vocab import Vocab
 
     docs = list(DocBin().from_disk(data).get_docs(Vocab()))
-    return [[t.text for t in doc] for doc in (docs[:limit] if limit else docs)]
+    return docs[:limit] if limit else docs
+
+
+def _words(data: str, limit: int = 0) -> list[list[str]]:
+    return [[t.text for t in doc] for doc in _gold_docs(data, limit)]
+
+
+def _tokens(data: str, limit: int = 0) -> list[tuple[list[str], list[bool]]]:
+    """Each Doc's words and sentence starts (all False where the Doc has no sentences)."""
+    return [
+        ([t.text for t in doc], [bool(t.is_sent_start) and doc.has_annotation("SENT_START") for t in doc])
+        for doc in _gold_docs(data, limit)
+    ]
 
 
 def _result(n_docs: int, n_words: int, times: list[float], pipes: list[str], **extra: Any) -> dict[str, Any]:
@@ -42,20 +54,25 @@ def _result(n_docs: int, n_words: int, times: list[float], pipes: list[str], **e
 def pipeline(
     model: str, data: str, batch_size: int = 32, n_process: int = 1, repeats: int = 2, limit: int = 0, copies: int = 1
 ) -> dict[str, Any]:
-    """Words/sec of `nlp.pipe` over the gold tokens of `data` (its first `limit` Docs, `copies`
-    times over), streamed: Docs are made as the pipeline asks for them and dropped after."""
+    """Words/sec of `nlp.pipe` over the gold tokens and sentence starts of `data` (its first `limit`
+    Docs, `copies` times over; as `report` runs a pipeline, and as the recipe gets its sentences),
+    streamed: Docs are made as the pipeline asks for them and dropped after."""
     import spacy
     from spacy.tokens import Doc
 
     nlp = spacy.load(model)
-    words = _words(data, limit)
+    tokens = _tokens(data, limit)
+    words = [doc_words for doc_words, _ in tokens]
+
+    def make(doc_words: list[str], starts: list[bool]) -> Doc:
+        return Doc(nlp.vocab, words=doc_words, sent_starts=starts if any(starts) else None)
 
     def stream() -> Iterator[Doc]:
         for _ in range(copies):
-            for doc_words in words:
-                yield Doc(nlp.vocab, words=doc_words)
+            for doc_words, starts in tokens:
+                yield make(doc_words, starts)
 
-    list(nlp.pipe((Doc(nlp.vocab, words=w) for w in words[:batch_size]), batch_size=batch_size))  # warm-up
+    list(nlp.pipe((make(*t) for t in tokens[:batch_size]), batch_size=batch_size))  # warm-up
 
     def run() -> None:
         for _ in nlp.pipe(stream(), batch_size=batch_size, n_process=n_process):
