@@ -81,3 +81,30 @@ def test_oversample_repeats_examples_holding_a_rare_label(tmp_path):
 def test_oversample_needs_whole_positive_counts(corpus_path, times):
     with pytest.raises(ValueError, match="oversample"):
         registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")(corpus_path, oversample={"PER": times})
+
+
+@pytest.mark.parametrize("max_doc_tokens", [0, 30])
+def test_sentence_starts_copies_the_gold_sentences_onto_the_predicted_docs(corpus_path, max_doc_tokens):
+    nlp = spacy.blank("en")
+    make = registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")
+    with_sents = list(make(corpus_path, max_doc_tokens=max_doc_tokens, sentence_starts=True)(nlp))
+    assert len(with_sents) == len(read(corpus_path, max_doc_tokens))
+    for eg in with_sents:
+        assert eg.predicted.has_annotation("SENT_START")
+        assert [s.start for s in eg.predicted.sents] == [s.start for s in eg.reference.sents]
+        assert [t.text for t in eg.predicted] == [t.text for t in eg.reference]
+        assert not eg.predicted.ents
+    for eg in read(corpus_path, max_doc_tokens):
+        assert not eg.predicted.has_annotation("SENT_START")
+
+
+def test_sentence_starts_leaves_docs_without_gold_sentences_alone(tmp_path):
+    nlp = spacy.blank("en")
+    doc = Doc(nlp.vocab, words=["Anna", "lives", "in", "Oslo"])
+    doc.ents = [Span(doc, 0, 1, label="PER")]
+    path = tmp_path / "nosents.spacy"
+    DocBin(docs=[doc]).to_disk(path)
+    make = registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")
+    (eg,) = list(make(path, sentence_starts=True)(nlp))
+    assert not eg.predicted.has_annotation("SENT_START")
+    assert [(e.text, e.label_) for e in eg.reference.ents] == [("Anna", "PER")]

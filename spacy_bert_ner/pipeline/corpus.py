@@ -23,6 +23,11 @@ training loop shuffles the examples each epoch, so the copies do not arrive toge
     art = 3
     eve = 3
     nat = 3
+
+`sentence_starts = true` gives each predicted Doc its gold sentence boundaries, as a pipeline
+sees them at inference when it gets sentences (a `sentencizer` in front, or Docs made with
+them): with `spacy_bert_ner.sentence_spans.v1` the transformer then trains on the same
+sentence-packed windows it will run on. By default the predicted Doc has tokens only.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -45,10 +50,12 @@ def create_chunked_corpus(
     limit: int = 0,
     augmenter: Callable | None = None,
     oversample: Mapping[str, int] | None = None,
+    sentence_starts: bool = False,
 ) -> Callable[[Language], Iterable[Example]]:
     """Examples of `spacy.Corpus.v1` (same arguments, less `max_length`), each Doc over
     `max_doc_tokens` tokens cut into sentence-packed chunks; 0 cuts nothing. `oversample` maps
-    an entity label to how many times an example holding it is read (1 = once)."""
+    an entity label to how many times an example holding it is read (1 = once).
+    `sentence_starts` copies the gold sentence boundaries onto the predicted Docs."""
     if max_doc_tokens < 0:
         raise ValueError(f"max_doc_tokens must be 0 (no limit) or positive, got {max_doc_tokens}")
     repeats = dict(oversample or {})
@@ -60,6 +67,8 @@ def create_chunked_corpus(
     def read(nlp: Language) -> Iterator[Example]:
         for example in corpus(nlp):
             for chunk in split_example(nlp, example, max_doc_tokens):
+                if sentence_starts:
+                    chunk = with_gold_sentences(nlp, chunk)
                 for _ in range(times_read(chunk, repeats)):
                     yield chunk
 
@@ -71,6 +80,18 @@ def times_read(example: Example, repeats: Mapping[str, int]) -> int:
     if not repeats:
         return 1
     return max((repeats.get(ent.label_, 1) for ent in example.reference.ents), default=1)
+
+
+def with_gold_sentences(nlp: Language, example: Example) -> Example:
+    """The example with a predicted Doc of the gold tokens and the gold sentence boundaries
+    (unchanged where the gold has none)."""
+    reference = example.reference
+    if not reference.has_annotation("SENT_START"):
+        return example
+    words = [token.text for token in reference]
+    spaces = [bool(token.whitespace_) for token in reference]
+    starts = [bool(token.is_sent_start) for token in reference]
+    return Example(Doc(nlp.vocab, words=words, spaces=spaces, sent_starts=starts), reference)
 
 
 def split_example(nlp: Language, example: Example, max_doc_tokens: int) -> Iterator[Example]:
