@@ -108,3 +108,25 @@ def test_sentence_starts_leaves_docs_without_gold_sentences_alone(tmp_path):
     (eg,) = list(make(path, sentence_starts=True)(nlp))
     assert not eg.predicted.has_annotation("SENT_START")
     assert [(e.text, e.label_) for e in eg.reference.ents] == [("Anna", "PER")]
+
+
+def test_sentence_starts_keeps_the_predicted_tokens_where_they_differ_from_the_gold(tmp_path):
+    # a DocBin with real spaces: spaCy's Corpus tokenizes the text, "don't" -> "do", "n't"
+    nlp = spacy.blank("en")
+    words = ["Go", "now", ".", "don't", "stop", "."]
+    spaces = [True, False, True, True, False, False]
+    doc = Doc(nlp.vocab, words=words, spaces=spaces, sent_starts=[True, False, False, True, False, False])
+    path = tmp_path / "spaces.spacy"
+    DocBin(docs=[doc], store_user_data=False).to_disk(path)
+    make = registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")
+    (plain,) = list(make(path, max_doc_tokens=0)(nlp))
+    (eg,) = list(make(path, max_doc_tokens=0, sentence_starts=True)(nlp))
+    assert [t.text for t in eg.predicted] == [t.text for t in plain.predicted] == ["Go", "now", ".", "do", "n't", "stop", "."]
+    assert [s.text for s in eg.predicted.sents] == ["Go now.", "don't stop."]
+
+
+def test_oversampling_a_label_no_entity_has_warns(corpus_path):
+    reader = registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")(corpus_path, oversample={"per": 3})
+    with pytest.warns(UserWarning, match=r"no entity .* \['per'\]"):
+        examples = list(reader(spacy.blank("en")))
+    assert len(examples) == len(read(corpus_path, 256))  # PER, not per: nothing repeated

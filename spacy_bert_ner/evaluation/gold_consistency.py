@@ -11,7 +11,10 @@ overlapping entity are left out.
 
 An error is *disputed* when the model's answer for the span (the predicted label, or O for a
 missed entity) is what the gold says elsewhere at least as often as it says the gold's answer
-here. That is a pointer for a person to check, not a verdict.
+here, and the error is not one of boundaries (an entity of the other side overlapping the span
+with other bounds: `[New York]` predicted inside the gold `[New York City]` is the model's
+error however the gold labels `New York` elsewhere). That is a pointer for a person to check,
+not a verdict.
 """
 
 from collections import Counter, defaultdict
@@ -38,9 +41,12 @@ class SpanError:
     predicted: str  # the predicted label of exactly this span, or O
     elsewhere: dict[str, int]  # gold labels of the same words at their other occurrences
     sentence: str
+    boundary: bool = False  # the side that is O here has an entity overlapping the span
 
     @property
     def disputed(self) -> bool:
+        if self.boundary:
+            return False
         agreeing = self.elsewhere.get(self.predicted, 0)
         return agreeing > 0 and agreeing >= self.elsewhere.get(self.gold, 0)
 
@@ -52,7 +58,7 @@ def span_errors(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc]) -> list[Span
     """Every span where gold and prediction differ (a boundary error gives two), in corpus order."""
     gold_spans = [doc_spans(doc) for doc in gold_docs]
     pred_spans = [doc_spans(doc) for doc in pred_docs]
-    raw: list[tuple[int, int, int, str, str]] = []
+    raw: list[tuple[int, int, int, str, str, bool]] = []
     for i, (gold, pred) in enumerate(zip(gold_spans, pred_spans)):
         gold_by_bounds = {(s, e): label for s, e, label in gold}
         pred_by_bounds = {(s, e): label for s, e, label in pred}
@@ -60,11 +66,13 @@ def span_errors(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc]) -> list[Span
             gold_label = gold_by_bounds.get((s, e), OUTSIDE)
             pred_label = pred_by_bounds.get((s, e), OUTSIDE)
             if gold_label != pred_label:
-                raw.append((i, s, e, gold_label, pred_label))
-    words_of = {(i, s, e): _words(gold_docs[i], s, e) for i, s, e, _, _ in raw}
+                other_side = gold_by_bounds if gold_label == OUTSIDE else pred_by_bounds
+                boundary = (gold_label == OUTSIDE or pred_label == OUTSIDE) and _overlaps(other_side, s, e)
+                raw.append((i, s, e, gold_label, pred_label, boundary))
+    words_of = {(i, s, e): _words(gold_docs[i], s, e) for i, s, e, *_ in raw}
     occurrences = gold_labels_of(gold_docs, gold_spans, set(words_of.values()))
     errors = []
-    for i, s, e, gold_label, pred_label in raw:
+    for i, s, e, gold_label, pred_label, boundary in raw:
         words = words_of[(i, s, e)]
         here = {(i, s)}
         elsewhere = Counter({label: len(places - here) for label, places in occurrences[words].items()})
@@ -79,6 +87,7 @@ def span_errors(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc]) -> list[Span
                 predicted=pred_label,
                 elsewhere={label: n for label, n in elsewhere.most_common() if n > 0},
                 sentence=_sentence(doc, s, e),
+                boundary=boundary,
             )
         )
     return errors
@@ -122,6 +131,11 @@ def summarize(errors: Sequence[SpanError]) -> dict:
         "disputed_share": len(disputed) / len(errors) if errors else 0.0,
         "disputed_by_pair": dict(by_pair.most_common()),
     }
+
+
+def _overlaps(spans_by_bounds: dict[tuple[int, int], str], start: int, end: int) -> bool:
+    """Whether any of the spans overlaps start:end (with other bounds: equal ones are not in it)."""
+    return any(s < end and start < e for s, e in spans_by_bounds)
 
 
 def _words(doc: Doc, start: int, end: int) -> Words:

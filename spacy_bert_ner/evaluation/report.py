@@ -187,7 +187,8 @@ def _md_gold_consistency(report: dict[str, Any]) -> list[str]:
         f"Of {consistency['errors']} span errors (a boundary error counts on both sides), **{consistency['disputed']} "
         f"({consistency['disputed_share']:.1%})** are on words that the gold labels as the model did at other places "
         "in this file, at least as often as it labels them as here (e.g. `U.S.` gpe here, geo at two other places): "
-        "questionable gold rather than clear model errors. They are marked *gold elsewhere: ...* in "
+        "questionable gold rather than clear model errors. Boundary errors (an entity of the other side overlapping "
+        "the span) are never counted: they are the model's. They are marked *gold elsewhere: ...* in "
         f"[{EXAMPLES_HTML}]({EXAMPLES_HTML}); [{consistency['file']}]({consistency['file']}) lists every error with "
         "its sentence and those counts, to sample and check by hand.",
         table,

@@ -30,6 +30,7 @@ them): with `spacy_bert_ner.sentence_spans.v1` the transformer then trains on th
 sentence-packed windows it will run on. By default the predicted Doc has tokens only.
 """
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -39,7 +40,8 @@ from spacy.tokens import Doc
 from spacy.training import Corpus, Example
 from spacy.util import registry
 
-from .chunking import chunk_spans, sentence_starts
+from .chunking import chunk_spans
+from .chunking import sentence_starts as gold_sentence_starts
 
 
 @registry.readers("spacy_bert_ner.ChunkedCorpus.v1")
@@ -64,13 +66,19 @@ def create_chunked_corpus(
             raise ValueError(f"oversample[{label!r}] must be a whole number of times >= 1, got {times!r}")
     corpus = Corpus(path, gold_preproc=gold_preproc, max_length=0, limit=limit, augmenter=augmenter)
 
+    unmatched = set(repeats)  # oversampled labels no entity has had yet, warned about once
+
     def read(nlp: Language) -> Iterator[Example]:
         for example in corpus(nlp):
             for chunk in split_example(nlp, example, max_doc_tokens):
                 if sentence_starts:
                     chunk = with_gold_sentences(nlp, chunk)
+                unmatched.difference_update(ent.label_ for ent in chunk.reference.ents)
                 for _ in range(times_read(chunk, repeats)):
                     yield chunk
+        if unmatched:
+            warnings.warn(f"oversample: no entity in {path} has the label(s) {sorted(unmatched)}; labels are case-sensitive")
+            unmatched.clear()
 
     return read
 
@@ -83,14 +91,21 @@ def times_read(example: Example, repeats: Mapping[str, int]) -> int:
 
 
 def with_gold_sentences(nlp: Language, example: Example) -> Example:
-    """The example with a predicted Doc of the gold tokens and the gold sentence boundaries
-    (unchanged where the gold has none)."""
-    reference = example.reference
+    """The example with the gold sentence boundaries on its predicted Doc (same tokens; where
+    they differ from the gold's, a token starts a sentence if its first gold token does).
+    Unchanged where the gold has no sentences."""
+    reference, predicted = example.reference, example.predicted
     if not reference.has_annotation("SENT_START"):
         return example
-    words = [token.text for token in reference]
-    spaces = [bool(token.whitespace_) for token in reference]
-    starts = [bool(token.is_sent_start) for token in reference]
+    gold_starts = [bool(token.is_sent_start) for token in reference]
+    x2y = example.alignment.x2y
+    starts, previous = [], -1  # previous: the first gold token of the last predicted token
+    for i in range(len(predicted)):
+        first = int(x2y[i][0]) if len(x2y[i]) else previous
+        starts.append(i == 0 or (first != previous and gold_starts[first]))
+        previous = first
+    words = [token.text for token in predicted]
+    spaces = [bool(token.whitespace_) for token in predicted]
     return Example(Doc(nlp.vocab, words=words, spaces=spaces, sent_starts=starts), reference)
 
 
@@ -102,7 +117,7 @@ def split_example(nlp: Language, example: Example, max_doc_tokens: int) -> Itera
         yield example
         return
     counts = numpy.ones(len(reference), dtype="int64")
-    for start, end in chunk_spans(counts, sentence_starts(reference), max_doc_tokens):
+    for start, end in chunk_spans(counts, gold_sentence_starts(reference), max_doc_tokens):
         chunk = reference[start:end].as_doc()
         words = [token.text for token in chunk]
         spaces = [bool(token.whitespace_) for token in chunk]
