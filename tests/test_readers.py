@@ -121,7 +121,8 @@ def test_sentence_starts_keeps_the_predicted_tokens_where_they_differ_from_the_g
     make = registry.readers.get("spacy_bert_ner.ChunkedCorpus.v1")
     (plain,) = list(make(path, max_doc_tokens=0)(nlp))
     (eg,) = list(make(path, max_doc_tokens=0, sentence_starts=True)(nlp))
-    assert [t.text for t in eg.predicted] == [t.text for t in plain.predicted] == ["Go", "now", ".", "do", "n't", "stop", "."]
+    tokens = ["Go", "now", ".", "do", "n't", "stop", "."]
+    assert [t.text for t in eg.predicted] == [t.text for t in plain.predicted] == tokens
     assert [s.text for s in eg.predicted.sents] == ["Go now.", "don't stop."]
 
 

@@ -77,7 +77,8 @@ def create_chunked_corpus(
                 for _ in range(times_read(chunk, repeats)):
                     yield chunk
         if unmatched:
-            warnings.warn(f"oversample: no entity in {path} has the label(s) {sorted(unmatched)}; labels are case-sensitive")
+            labels = sorted(unmatched)
+            warnings.warn(f"oversample: no entity in {path} has the label(s) {labels} (case-sensitive)", stacklevel=2)
             unmatched.clear()
 
     return read
