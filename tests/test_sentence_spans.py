@@ -39,13 +39,6 @@ def test_a_sentence_over_the_window_gets_strided_windows():
     assert strided(3, 15, 5, 4) == [(3, 8), (7, 12), (11, 15)]
 
 
-def test_unpacked_every_sentence_is_its_own_window():
-    doc = make_doc([4, 3, 12, 2])
-    assert sentence_windows(doc, 8, 4, pack=False) == [(0, 4), (4, 7), (7, 15), (11, 19), (19, 21)]
-    getter = configure_sentence_spans(window=8, stride=4, pack=False)
-    assert [span.text for span in getter([make_doc([2, 1])])[0]] == ["w0 w1", "w2"]
-
-
 def test_a_doc_without_sentences_gets_strided_windows():
     assert sentence_windows(make_doc([10], sents=False), 4, 3) == [(0, 4), (3, 7), (6, 10)]
     assert sentence_windows(Doc(VOCAB, words=[]), 4, 3) == []

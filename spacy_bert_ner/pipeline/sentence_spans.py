@@ -6,9 +6,7 @@ and end mid-sentence. This span getter packs consecutive whole sentences into wi
 most `window` tokens instead, so every token is computed once, with its whole sentence (and
 its neighbours, as many as fit) as context. A sentence longer than `window` gets strided
 windows of its own; a Doc without sentence boundaries (e.g. `nlp(text)` with no sentence
-splitter in the pipeline) gets the strided windows of `strided_spans.v1`. With `pack = false`
-each sentence is a window of its own, as the classic token-classification recipe runs them:
-shorter sequences, no context from the neighbours.
+splitter in the pipeline) gets the strided windows of `strided_spans.v1`.
 
     [components.transformer.model.get_spans]
     @span_getters = "spacy_bert_ner.sentence_spans.v1"
@@ -26,27 +24,26 @@ Spans = Callable[[Iterable[Doc]], list[list[Span]]]
 
 
 @registry.span_getters("spacy_bert_ner.sentence_spans.v1")
-def configure_sentence_spans(window: int = 128, stride: int = 96, pack: bool = True) -> Spans:
-    """Windows of whole sentences packed up to `window` tokens (one sentence a window with
-    `pack = false`); strided windows (`window` every `stride`) over a longer sentence, or over a
-    Doc without sentence boundaries."""
+def configure_sentence_spans(window: int = 128, stride: int = 96) -> Spans:
+    """Windows of whole sentences packed up to `window` tokens; strided windows (`window` every
+    `stride`) over a longer sentence, or over a Doc without sentence boundaries."""
     if window < 1 or not 0 < stride <= window:
         raise ValueError(f"sentence_spans needs window >= 1 and 0 < stride <= window, got {window} and {stride}")
-    return partial(get_sentence_spans, window=window, stride=stride, pack=pack)
+    return partial(get_sentence_spans, window=window, stride=stride)
 
 
-def get_sentence_spans(docs: Iterable[Doc], *, window: int, stride: int, pack: bool = True) -> list[list[Span]]:
-    return [[doc[start:end] for start, end in sentence_windows(doc, window, stride, pack)] for doc in docs]
+def get_sentence_spans(docs: Iterable[Doc], *, window: int, stride: int) -> list[list[Span]]:
+    return [[doc[start:end] for start, end in sentence_windows(doc, window, stride)] for doc in docs]
 
 
-def sentence_windows(doc: Doc, window: int, stride: int, pack: bool = True) -> list[tuple[int, int]]:
+def sentence_windows(doc: Doc, window: int, stride: int) -> list[tuple[int, int]]:
     """(start, end) token ranges of a Doc's windows, in order."""
     if not doc.has_annotation("SENT_START"):
         return strided(0, len(doc), window, stride)
     ranges: list[tuple[int, int]] = []
     start = end = 0  # the window being packed: whole sentences start:end
     for sent in doc.sents:
-        if (sent.end - start > window or not pack) and end > start:
+        if sent.end - start > window and end > start:
             ranges.append((start, end))
             start = sent.start
         if len(sent) > window:
