@@ -120,7 +120,41 @@ def crf_marginals_batch(
     padded, lengths = pad_batch([numpy.asarray(emissions[i], dtype="float64") for i in nonempty])
     transitions = numpy.where(allowed, scores, BLOCKED)
     start = numpy.where(allowed_start, 0.0, BLOCKED)
-    _, marginals, _ = _forward_backward(padded, lengths, transitions, start)
+    marginals = _scaled_marginals(padded, lengths, transitions, start)
+    if marginals is None:  # a scale underflowed: the log-space pass is exact where this is not
+        _, marginals, _ = _forward_backward(padded, lengths, transitions, start)
     for i, doc_marginals, length in zip(nonempty, marginals, lengths):
         results[i] = doc_marginals[:length]
     return results
+
+
+def _scaled_marginals(
+    emissions: numpy.ndarray, lengths: numpy.ndarray, transitions: numpy.ndarray, start: numpy.ndarray
+) -> numpy.ndarray | None:
+    """The token marginals of `_forward_backward`, by the scaled forward-backward in probability
+    space: one small matrix product a position instead of a log-sum-exp over a (T, T) grid.
+    Each position's forward vector is normalised to sum to 1; None if a scale underflows to 0."""
+    n_docs, n, n_tags = emissions.shape
+    top = emissions.max(axis=2, keepdims=True)
+    weights = numpy.exp(emissions - numpy.where(numpy.isfinite(top), top, 0.0))  # best tag a token: 1
+    allowed = transitions > BLOCKED / 2
+    steps = numpy.exp(transitions - (transitions[allowed].max() if allowed.any() else 0.0))  # blocked: 0
+    alpha = numpy.empty((n_docs, n, n_tags))
+    scales = numpy.empty((n_docs, n))
+    forward = numpy.exp(start - start.max()) * weights[:, 0]
+    for i in range(n):
+        if i > 0:
+            forward = (alpha[:, i - 1] @ steps) * weights[:, i]
+        scales[:, i] = forward.sum(axis=1)
+        if not numpy.all(numpy.isfinite(scales[:, i]) & (scales[:, i] > 0)):
+            return None
+        alpha[:, i] = forward / scales[:, i, None]
+    beta = numpy.ones((n_docs, n, n_tags))
+    for i in range(n - 2, -1, -1):
+        backward = ((weights[:, i + 1] * beta[:, i + 1]) @ steps.T) / scales[:, i + 1, None]
+        beta[:, i] = numpy.where((i + 1 < lengths)[:, None], backward, 1.0)
+    marginals = alpha * beta
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        marginals /= marginals.sum(axis=2, keepdims=True)
+    marginals[numpy.arange(n)[None, :] >= lengths[:, None]] = 0.0
+    return marginals if numpy.all(numpy.isfinite(marginals)) else None
