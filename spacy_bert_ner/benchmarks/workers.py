@@ -29,14 +29,6 @@ def _words(data: str, limit: int = 0) -> list[list[str]]:
     return [[t.text for t in doc] for doc in _gold_docs(data, limit)]
 
 
-def _tokens(data: str, limit: int = 0) -> list[tuple[list[str], list[bool]]]:
-    """Each Doc's words and sentence starts (all False where the Doc has no sentences)."""
-    return [
-        ([t.text for t in doc], [bool(t.is_sent_start) and doc.has_annotation("SENT_START") for t in doc])
-        for doc in _gold_docs(data, limit)
-    ]
-
-
 def _result(n_docs: int, n_words: int, times: list[float], pipes: list[str], **extra: Any) -> dict[str, Any]:
     best = min(times)
     return {
@@ -60,26 +52,24 @@ def pipeline(
     import spacy
     from spacy.tokens import Doc
 
-    nlp = spacy.load(model)
-    tokens = _tokens(data, limit)
-    words = [doc_words for doc_words, _ in tokens]
+    from spacy_bert_ner.evaluation.predictors import unannotated_copy
 
-    def make(doc_words: list[str], starts: list[bool]) -> Doc:
-        return Doc(nlp.vocab, words=doc_words, sent_starts=starts if any(starts) else None)
+    nlp = spacy.load(model)
+    gold = _gold_docs(data, limit)
 
     def stream() -> Iterator[Doc]:
         for _ in range(copies):
-            for doc_words, starts in tokens:
-                yield make(doc_words, starts)
+            for doc in gold:
+                yield unannotated_copy(nlp.vocab, doc)
 
-    list(nlp.pipe((make(*t) for t in tokens[:batch_size]), batch_size=batch_size))  # warm-up
+    list(nlp.pipe((unannotated_copy(nlp.vocab, doc) for doc in gold[:batch_size]), batch_size=batch_size))  # warm-up
 
     def run() -> None:
         for _ in nlp.pipe(stream(), batch_size=batch_size, n_process=n_process):
             pass
 
     _, times, _ = best_of(repeats, run)
-    return _result(len(words) * copies, sum(map(len, words)) * copies, times, nlp.pipe_names, **_windows(nlp))
+    return _result(len(gold) * copies, sum(map(len, gold)) * copies, times, nlp.pipe_names, **_windows(nlp))
 
 
 def _windows(nlp: Any) -> dict[str, Any]:

@@ -42,14 +42,14 @@ class SpacyPredictor:
     def predict(self, gold_docs: Sequence[Doc], batch_size: int) -> list[Doc]:
         # The corpora keep gold tokenization; re-tokenizing the text could split or merge tokens.
         # Their sentence boundaries come along, so no entity is predicted across one.
-        return list(self.nlp.pipe((_unannotated_copy(self.vocab, gold) for gold in gold_docs), batch_size=batch_size))
+        return list(self.nlp.pipe((unannotated_copy(self.vocab, gold) for gold in gold_docs), batch_size=batch_size))
 
     def predict_texts(self, texts: Sequence[str], batch_size: int) -> list[Doc]:
         """The pipeline on raw text, its own tokenizer included."""
         return list(self.nlp.pipe(texts, batch_size=batch_size))
 
 
-def _unannotated_copy(vocab: Vocab, gold: Doc) -> Doc:
+def unannotated_copy(vocab: Vocab, gold: Doc) -> Doc:
     """A Doc of the gold tokens, spaces and sentence starts, and nothing else."""
     words, spaces = [t.text for t in gold], [bool(t.whitespace_) for t in gold]
     if not gold.has_annotation("SENT_START"):
