@@ -11,7 +11,7 @@ buckets and, optionally, in bfloat16 on a CPU that has it natively.
 
 The model is TransformerModel.v3's own (same weights, serialization, alignment and listeners);
 only the call into the Hugging Face model is wrapped (see length_buckets.py, cpu_bfloat16.py and
-int8.py).
+int8.py), and the token-to-wordpiece alignment is computed by vectorised code (alignment.py).
 """
 
 from collections.abc import Callable
@@ -20,7 +20,7 @@ from spacy.util import registry
 from spacy_transformers.architectures import create_TransformerModel_v3
 from thinc.api import Model
 
-from . import threads  # noqa: F401  (one torch thread in worker processes)
+from . import alignment, threads  # noqa: F401  (threads: one torch thread in worker processes)
 from .cpu_bfloat16 import InCPUBfloat16
 from .int8 import InInt8
 from .length_buckets import InLengthBuckets
@@ -46,11 +46,13 @@ def transformer_model_in_length_buckets(
     model = create_TransformerModel_v3(
         name, get_spans, tokenizer_config or {}, transformer_config or {}, mixed_precision, grad_scaler_config or {}
     )
-    # The one private thing touched: `_func`, the forward function of spacy-transformers' HF
-    # wrapper layer (model.layers[0]). spacy-transformers has no public hook around the call into
-    # the Hugging Face model, and replacing the layer itself would change what is serialized.
-    # The wrappers are picklable objects (not closures), so `pickle.dumps(nlp)` and
-    # `nlp.pipe(n_process=2)` under spawn keep working.
+    # The one private thing touched: `_func`, the forward functions of the TransformerModel and of
+    # spacy-transformers' HF wrapper layer (model.layers[0]). spacy-transformers has no public hook
+    # around the alignment or the call into the Hugging Face model, and replacing the layers
+    # would change what is serialized. The replacements are a module-level function and picklable
+    # objects (not closures), so `pickle.dumps(nlp)` and `nlp.pipe(n_process=2)` under spawn keep
+    # working.
+    model._func = alignment.forward
     hf_layer = model.layers[0]
     forward = hf_layer._func
     if cpu_bfloat16:

@@ -1,0 +1,116 @@
+"""pipeline/alignment.py: the vectorised token-to-wordpiece alignment equals spacy-transformers'
+`get_alignment_via_offset_mapping` on overlapping windows, odd whitespace, accents and several Docs,
+and the TransformerModel.v1 forward uses it."""
+
+import random
+
+import numpy
+import pytest
+import spacy
+from spacy_transformers.align import get_alignment_via_offset_mapping
+from spacy_transformers.layers.transformer_model import huggingface_tokenize
+from spacy_transformers.span_getters import configure_strided_spans
+from transformers import AutoTokenizer
+
+from spacy_bert_ner.pipeline import alignment
+from spacy_bert_ner.pipeline.alignment import offset_alignment
+from spacy_bert_ner.pipeline.sentence_spans import configure_sentence_spans
+
+WORDS = [
+    "Jean-Luc",
+    "Collomb",
+    "visited",
+    "Zürich",
+    "on",
+    "Monday",
+    ",",
+    "said",
+    "AL-AIN",
+    "(",
+    "Reuters",
+    ")",
+    "3.5",
+    "%",
+    "naïve",
+    "café",
+    "U.S.",
+    "\n",
+    "  ",
+    "the",
+    "Ministry",
+    "of",
+    "Defence",
+    "'s",
+    "x",
+]
+
+
+def random_doc(nlp, rng: random.Random):
+    n = rng.randint(0, 60)
+    words = [rng.choice(WORDS) for _ in range(n)]
+    spaces = [rng.random() < 0.8 for _ in range(n)]
+    doc = spacy.tokens.Doc(nlp.vocab, words=words, spaces=spaces)
+    for i, token in enumerate(doc):
+        token.is_sent_start = i == 0 or rng.random() < 0.15
+    return doc
+
+
+def assert_same_alignment(spans, offset_mapping):
+    expected = get_alignment_via_offset_mapping(spans, offset_mapping)
+    got = offset_alignment(spans, offset_mapping)
+    assert got.lengths.tolist() == expected.lengths.tolist()
+    assert got.dataXd.tolist() == expected.dataXd.tolist()
+    assert got.dataXd.dtype == expected.dataXd.dtype and got.lengths.dtype == expected.lengths.dtype
+
+
+@pytest.mark.parametrize("lowercase", [False, True])
+@pytest.mark.parametrize("seed", range(8))
+def test_equals_spacy_transformers_alignment(tiny_bert_dir, tiny_uncased_bert_dir, lowercase, seed):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_uncased_bert_dir if lowercase else tiny_bert_dir)
+    nlp = spacy.blank("en")
+    rng = random.Random(seed)
+    docs = [doc for doc in (random_doc(nlp, rng) for _ in range(6)) if len(doc)]
+    docs.append(docs[0])  # the same Doc twice in a batch is aligned once
+    for getter in (configure_strided_spans(12, 8), configure_sentence_spans(window=12, stride=8)):
+        spans = [span for doc_spans in getter(docs) for span in doc_spans]
+        encoding = huggingface_tokenize(tokenizer, [span.text for span in spans])
+        assert_same_alignment(spans, encoding["offset_mapping"])
+
+
+def test_tokens_outside_every_span_get_no_wordpieces(tiny_bert_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    doc = spacy.blank("en")("Alice met Bob in Paris on Monday .")
+    spans = [doc[1:3], doc[5:7]]
+    encoding = huggingface_tokenize(tokenizer, [span.text for span in spans])
+    assert_same_alignment(spans, encoding["offset_mapping"])
+    lengths = offset_alignment(spans, encoding["offset_mapping"]).lengths
+    assert lengths[0] == 0 and lengths[3] == 0 and all(lengths[[1, 2, 5, 6]] > 0)
+
+
+def test_mismatched_batch_is_an_error():
+    doc = spacy.blank("en")("One two")
+    with pytest.raises(ValueError, match="Cannot align 1 spans with 2 rows"):
+        offset_alignment([doc[:]], numpy.zeros((2, 4, 2), dtype="int64"))
+
+
+def test_transformer_model_uses_the_vectorised_alignment(tiny_bert_dir):
+    nlp = spacy.blank("en")
+    config = {
+        "model": {
+            "@architectures": "spacy_bert_ner.TransformerModel.v1",
+            "name": str(tiny_bert_dir),
+            "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6},
+        }
+    }
+    transformer = nlp.add_pipe("transformer", config=config)
+    nlp.initialize()
+    assert transformer.model._func is alignment.forward
+    doc = nlp("Jean-Luc Collomb visited Zürich on Monday, said the Ministry of Defence.")
+    trf_data = doc._.trf_data
+    spans = [span for doc_spans in transformer.model.attrs["get_spans"]([doc]) for span in doc_spans]
+    tokenizer = transformer.model.tokenizer
+    expected = get_alignment_via_offset_mapping(
+        spans, huggingface_tokenize(tokenizer, [s.text for s in spans])["offset_mapping"]
+    )
+    assert trf_data.align.lengths.tolist() == expected.lengths.tolist()
+    assert trf_data.align.dataXd.tolist() == expected.dataXd.tolist()
