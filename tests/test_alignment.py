@@ -2,6 +2,7 @@
 `get_alignment_via_offset_mapping` on overlapping windows, odd whitespace, accents and several Docs,
 and the TransformerModel.v1 forward uses it."""
 
+import logging
 import random
 
 import numpy
@@ -114,3 +115,21 @@ def test_transformer_model_uses_the_vectorised_alignment(tiny_bert_dir):
     )
     assert trf_data.align.lengths.tolist() == expected.lengths.tolist()
     assert trf_data.align.dataXd.tolist() == expected.dataXd.tolist()
+
+
+def test_spacy_transformers_memory_logger_still_works(tiny_bert_dir, caplog):
+    nlp = spacy.blank("en")
+    config = {
+        "model": {
+            "@architectures": "spacy_bert_ner.TransformerModel.v1",
+            "name": str(tiny_bert_dir),
+            "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6},
+        }
+    }
+    transformer = nlp.add_pipe("transformer", config=config)
+    nlp.initialize()
+    transformer.model.attrs["logger"] = logging.getLogger("trf-memory")
+    with caplog.at_level(logging.INFO, logger="trf-memory"):
+        nlp("Alice met Bob in Paris.")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("begin forward" in m for m in messages) and any(m.endswith("predict") for m in messages)

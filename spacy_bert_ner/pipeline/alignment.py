@@ -20,7 +20,7 @@ from spacy_transformers.align import get_alignment
 from spacy_transformers.data_classes import FullTransformerBatch, WordpieceBatch
 from spacy_transformers.layers.transformer_model import huggingface_tokenize
 from spacy_transformers.truncate import truncate_oversize_splits
-from spacy_transformers.util import maybe_flush_pytorch_cache
+from spacy_transformers.util import log_batch_size, log_gpu_memory, maybe_flush_pytorch_cache
 from thinc.api import Model
 from thinc.types import Ragged
 
@@ -64,21 +64,32 @@ def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransfor
     when the tokenizer gives offsets and with spacy-transformers' own alignment otherwise."""
     tokenizer = model.tokenizer
     transformer = model.layers[0]
+    logger = model.attrs.get("logger")  # spacy-transformers' `set_logger`, for debugging GPU memory
     nested_spans = model.attrs["get_spans"](docs)
     flat_spans = [span for doc_spans in nested_spans for span in doc_spans]
     maybe_flush_pytorch_cache(chance=model.attrs.get("flush_cache_chance", 0))
+    if logger:
+        log_gpu_memory(logger, "begin forward")
     batch_encoding = huggingface_tokenize(tokenizer, [span.text for span in flat_spans])
     wordpieces = WordpieceBatch.from_batch_encoding(batch_encoding)
+    if logger:
+        log_batch_size(logger, batch_encoding, is_train)
     if "offset_mapping" in batch_encoding:
         align = offset_alignment(flat_spans, batch_encoding["offset_mapping"])
     else:
         align = get_alignment(flat_spans, wordpieces.strings, tokenizer.all_special_tokens)
     wordpieces, align = truncate_oversize_splits(wordpieces, align, tokenizer.model_max_length)
     model_output, bp_tensors = transformer(wordpieces, is_train)
+    if logger:
+        log_gpu_memory(logger, "after forward")
     output = FullTransformerBatch(spans=nested_spans, wordpieces=wordpieces, model_output=model_output, align=align)
 
     def backprop_transformer(d_output: FullTransformerBatch) -> list[Doc]:
+        if logger:
+            log_gpu_memory(logger, "Begin backprop")
         bp_tensors(d_output.model_output)
+        if logger:
+            log_gpu_memory(logger, "After backprop")
         return docs
 
     return output, backprop_transformer
