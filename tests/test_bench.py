@@ -195,6 +195,18 @@ def test_bfloat16_bench_prints_both_precisions(tiny_bert_dir, tmp_path):
     assert f"native bfloat16: {cpu_has_bfloat16()}" in output.read_text(encoding="utf-8")
 
 
+def test_alignment_bench_times_both_alignments(tiny_pipeline, tiny_corpus_dir, tmp_path):
+    output = tmp_path / "alignment.md"
+    args = ["-m", "spacy_bert_ner.cli", "bench", "alignment", str(tiny_pipeline)]
+    args += ["--data", str(tiny_corpus_dir / "dev.spacy"), "--repeats", "1", "--output", str(output)]
+    result = _run(args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = markdown_tables(output.read_text(encoding="utf-8"))["Token-to-wordpiece alignment"]
+    assert column(table, "alignment") == ["spacy-transformers", "vectorised"]
+    for name in ("align (s)", "nlp.pipe (s)", "words/sec"):
+        assert all(NUMBER.match(value) for value in column(table, name))
+
+
 def test_conversion_bench_help():
     result = CliRunner().invoke(app, ["bench", "conversion", "--help"])
     assert result.exit_code == 0

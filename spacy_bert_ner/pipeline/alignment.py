@@ -1,8 +1,8 @@
 """Token-to-wordpiece alignment from a fast tokenizer's offset mapping, in a few numpy operations.
 
 spacy-transformers' `get_alignment_via_offset_mapping` builds the same alignment with a Python set
-per token and loops over every token of every span: about 0.35 s of a pass over CoNLL eng.testa
-(51k words) against about 0.03 s here (docs/experiments.md, S12). `offset_alignment` returns the
+per token and loops over every token of every span: 0.14 s of a pass over CoNLL eng.testa
+(51k words, strided windows) against 0.04 s here (docs/experiments.md, S12). `offset_alignment` returns the
 same Ragged, value for value: for each token of the batch's Docs (in order of first appearance),
 the sorted indices, into the batch's flattened padded wordpieces, of the wordpieces whose character
 range touches the token (its characters or the one character after it, as spacy-transformers
