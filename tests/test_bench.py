@@ -116,6 +116,9 @@ def test_suite_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_ber
             "2",
             "--kaggle",
             str(tmp_path / "missing.csv"),
+            "--annotation-limit",
+            "3",
+            "--no-annotation-ray",
         ]
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -130,6 +133,7 @@ def test_suite_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_ber
         "Processes (n_process)",
         "bfloat16 on the CPU",
         "Inference scaling",
+        "Annotation",
         "Training speed",
     ]
     assert "missing.csv" in tables["Conversion speed"][1][0]  # skipped, and says why
@@ -149,6 +153,13 @@ def test_suite_writes_every_table(tiny_pipeline, tiny_token_classifier, tiny_ber
     assert len(words) == 4 and words[1] == 4 * words[0] and words[2] == 16 * words[0]
     assert column(scaling, "docs")[:3] == ["3", "12", "48"]
     assert column(scaling, "input")[3].startswith("one Doc of") and column(scaling, "docs")[3] == "1"
+
+    annotation = tables["Annotation"]
+    runs = ["nlp.pipe loop", "annotate, 1 process", "annotate, 2 processes"]
+    assert column(annotation, "run") == runs * 2 and column(annotation, "input") == ["1x"] * 3 + ["10x"] * 3
+    n_words = [int(w.replace(",", "")) for w in column(annotation, "words")]
+    assert n_words[3:] == [10 * n_words[0]] * 3
+    assert all(NUMBER.match(v) for v in column(annotation, "words/sec") + column(annotation, "driver peak RSS (MB)"))
 
     training = tables["Training speed"]
     assert column(training, "steps") == ["2"] and NUMBER.match(column(training, "words/sec")[0])
@@ -218,3 +229,17 @@ def test_conversion_bench_missing_file_exits_1_naming_it(tmp_path):
     result = CliRunner().invoke(app, ["bench", "conversion", "--kaggle", str(missing), "--conll", str(missing)])
     assert result.exit_code == 1
     assert f"Input file(s) not found: {missing}" in " ".join(result.output.split())
+
+
+def test_inference_rounds_run_every_system_in_turn(tiny_pipeline, tiny_token_classifier, tiny_corpus_dir, tmp_path):
+    output = tmp_path / "inference.md"
+    args = ["-m", "spacy_bert_ner.cli", "bench", "inference", str(tiny_pipeline), "--data"]
+    args += [str(tiny_corpus_dir / "dev.spacy"), "--hf-model", str(tiny_token_classifier)]
+    args += ["--repeats", "1", "--rounds", "2", "--output", str(output)]
+    result = _run(args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("round 1/2: ") == 3 and result.stdout.count("round 2/2: ") == 3
+    text = output.read_text(encoding="utf-8")
+    assert "best of 1 passes in each of 2 rounds" in text
+    table = markdown_tables(text)["Inference speed"]
+    assert len(table) == 4 and NUMBER.match(column(table, "vs recipe")[0])

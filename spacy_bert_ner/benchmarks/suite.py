@@ -2,9 +2,11 @@
 
 Runs, each in its own process(es): conversion (the real corpora, skipped with a note when they
 are absent), inference speed of the pipelines beside the bare-encoder ceiling and the
-transformers pipeline, the bare encoder in float32 against CPU bfloat16 (in this process),
-inference scaling (1x/4x/16x and one long document) of the first pipeline, and training speed
-of the configs. Figures are printed and written; none is asserted.
+transformers pipeline and the classic recipe's own batched inference, the bare encoder in
+float32 against CPU bfloat16 (in this process), inference scaling (1x/4x/16x and one long
+document) of the first pipeline, `annotate` of the first pipeline (1 and 2 processes, Ray with 1
+and 2 workers, beside a plain `nlp.pipe` loop, on 1x and 10x a stream of the test file's texts),
+and training speed of the configs. Figures are printed and written; none is asserted.
 
 spacy-bert-ner bench suite training/conll_aligned/model-best training/conll_ner/model-best \
     --data corpus/conll/dev.spacy --encoder assets/models/minilm \
@@ -18,6 +20,7 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
+from .annotation import COPIES, annotation_section
 from .bfloat16 import bfloat16_section
 from .common import Section, machine, show, write_markdown
 from .conversion import CONLL_PATH, KAGGLE_PATH, convert_section
@@ -41,6 +44,9 @@ def main(
     dev: Path | None = typer.Option(None, help="Dev corpus for initialization (default: --data)"),
     transformer: str | None = typer.Option(None, help="paths.transformer for the training-speed runs"),
     steps: int = typer.Option(30, help="Timed training steps per config"),
+    annotation: bool = typer.Option(True, help="Time `annotate` of the first pipeline (separate processes)"),
+    annotation_limit: int = typer.Option(50, help="Docs of the test file whose texts make the annotation stream's 1x"),
+    annotation_ray: bool = typer.Option(True, help="Include the annotation's Ray rows (needs the ray extra)"),
     kaggle: Path = typer.Option(KAGGLE_PATH, help="Kaggle CSV for the conversion benchmark"),
     conll: Path = typer.Option(CONLL_PATH, help="CoNLL train file for the conversion benchmark"),
 ) -> None:
@@ -61,6 +67,8 @@ def main(
         if encoder is not None:
             sections.append(bfloat16_section(encoder, windows=24, length=128, repeats=repeats))
         sections.append(scaling_section(pipelines[0], data, limit, FACTORS, long_words, batch_size))
+        if annotation:
+            sections.append(annotation_section(pipelines[0], data, 64, annotation_limit, COPIES, annotation_ray))
         if config:
             sections.append(training_section(config, train, dev or data, transformer, steps))
     except RuntimeError as err:
