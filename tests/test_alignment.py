@@ -94,7 +94,8 @@ def test_mismatched_batch_is_an_error():
         offset_alignment([doc[:]], numpy.zeros((2, 4, 2), dtype="int64"))
 
 
-def test_transformer_model_uses_the_vectorised_alignment(tiny_bert_dir):
+def _tiny_transformer(tiny_bert_dir):
+    """A blank English pipeline with an initialized TransformerModel.v1 over the tiny BERT."""
     nlp = spacy.blank("en")
     config = {
         "model": {
@@ -105,6 +106,11 @@ def test_transformer_model_uses_the_vectorised_alignment(tiny_bert_dir):
     }
     transformer = nlp.add_pipe("transformer", config=config)
     nlp.initialize()
+    return nlp, transformer
+
+
+def test_transformer_model_uses_the_vectorised_alignment(tiny_bert_dir):
+    nlp, transformer = _tiny_transformer(tiny_bert_dir)
     assert transformer.model._func is alignment.forward
     doc = nlp("Jean-Luc Collomb visited Zürich on Monday, said the Ministry of Defence.")
     trf_data = doc._.trf_data
@@ -118,16 +124,7 @@ def test_transformer_model_uses_the_vectorised_alignment(tiny_bert_dir):
 
 
 def test_spacy_transformers_memory_logger_still_works(tiny_bert_dir, caplog):
-    nlp = spacy.blank("en")
-    config = {
-        "model": {
-            "@architectures": "spacy_bert_ner.TransformerModel.v1",
-            "name": str(tiny_bert_dir),
-            "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6},
-        }
-    }
-    transformer = nlp.add_pipe("transformer", config=config)
-    nlp.initialize()
+    nlp, transformer = _tiny_transformer(tiny_bert_dir)
     transformer.model.attrs["logger"] = logging.getLogger("trf-memory")
     with caplog.at_level(logging.INFO, logger="trf-memory"):
         nlp("Alice met Bob in Paris.")
