@@ -329,6 +329,23 @@ def print_annotate_summary(summary: Any, output: Path) -> None:
     msg.good(line, f"{summary.seconds:.1f} s ({rate:,.0f} documents/s); shards in {output.parent}")
 
 
+@app.command("average")
+def average_cli(
+    checkpoints: list[Path] = typer.Argument(..., help="Two or more checkpoints of one run, then the output folder"),
+) -> None:
+    """Average the weights of checkpoints of one training run (e.g. model-last copied at two
+    evaluations) into a new pipeline: the last path is the output."""
+    from .averaging import average_checkpoints
+    from .errors import InputError
+
+    *inputs, output = checkpoints
+    try:
+        average_checkpoints(inputs, output)
+    except (InputError, ValueError, OSError) as err:
+        msg.fail("Could not average the checkpoints", str(err), exits=1)
+    msg.good(f"Averaged {len(inputs)} checkpoints into {output}")
+
+
 @app.command("package")
 def package_cli(
     model_dir: Path = typer.Argument(..., help="Trained pipeline folder, e.g. training/conll_aligned/model-best"),
