@@ -36,7 +36,8 @@ def shifted_checkpoint(trained_pipeline_dir, tmp_path_factory):
     """The trained pipeline with every weight moved by +0.5 (a stand-in for a later checkpoint)."""
     nlp = spacy.load(trained_pipeline_dir)
     for _, component in nlp.components:
-        for node in getattr(component, "model", None).walk() if hasattr(component, "model") else []:
+        model = getattr(component, "model", None)
+        for node in model.walk() if model is not None else []:
             for param in node.param_names:
                 if node.has_param(param):
                     node.set_param(param, node.get_param(param) + 0.5)
