@@ -331,19 +331,24 @@ def print_annotate_summary(summary: Any, output: Path) -> None:
 
 @app.command("average")
 def average_cli(
-    checkpoints: list[Path] = typer.Argument(..., help="Two or more checkpoints of one run, then the output folder"),
+    checkpoints: list[Path] = typer.Argument(
+        ..., help="Checkpoints of one run (pipelines, or a folder of step-N checkpoints), then the output folder"
+    ),
+    last: int = typer.Option(0, "--last", "-n", help="Average only the N most recent checkpoints (0: all)", min=0),
 ) -> None:
-    """Average the weights of checkpoints of one training run (e.g. model-last copied at two
-    evaluations) into a new pipeline: the last path is the output."""
-    from .averaging import average_checkpoints
+    """Average the weights of checkpoints of one training run into a new pipeline: the last path is
+    the output. A folder the CheckpointLogger wrote (<output>/checkpoints) stands for its step-N
+    checkpoints, oldest first."""
+    from .averaging import average_checkpoints, expand_checkpoints
     from .errors import InputError
 
     *inputs, output = checkpoints
     try:
+        inputs = expand_checkpoints(inputs, last or None)
         average_checkpoints(inputs, output)
     except (InputError, ValueError, OSError) as err:
         msg.fail("Could not average the checkpoints", str(err), exits=1)
-    msg.good(f"Averaged {len(inputs)} checkpoints into {output}")
+    msg.good(f"Averaged {len(inputs)} checkpoints into {output}", ", ".join(path.name for path in inputs))
 
 
 @app.command("package")

@@ -14,7 +14,10 @@ import venv
 from pathlib import Path
 
 import pytest
+import spacy
 import srsly
+from spacy.tokens import DocBin
+from spacy.training import Example
 from weasel.util import load_project_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,6 +170,23 @@ def test_baseline_and_benchmark_commands(project_dir: Path):
     for title in ("Conversion speed", "Inference speed", "Inference scaling", "Training speed"):
         assert f"## {title}" in benchmarks
     assert "vs ceiling" in benchmarks and "vs HF pipeline" in benchmarks
+
+
+@pytest.mark.slow
+def test_average_command_averages_the_last_checkpoints(project_dir: Path):
+    """train kept the last 3 evaluations' checkpoints; `average` writes model-avg from the last 2, and
+    `--vars.model model-avg` points the later commands at it."""
+    checkpoints = project_dir / "training" / "sample_conll_aligned" / "checkpoints"
+    assert sorted(path.name for path in checkpoints.iterdir()) == ["step-100", "step-150", "step-50"]
+    result = _run([*RUN, "average", "."], cwd=project_dir, env={**os.environ, **OFFLINE})
+    assert "Averaged 2 checkpoints" in result.stdout and "step-100, step-150" in result.stdout
+    nlp = spacy.load(project_dir / "training" / "sample_conll_aligned" / "model-avg")
+    docs = DocBin().from_disk(project_dir / "corpus" / "sample_conll" / "test.spacy").get_docs(nlp.vocab)
+    scores = nlp.evaluate([Example(nlp.make_doc(doc.text), doc) for doc in docs])
+    assert scores["ents_f"] > 0.8, scores
+    config = load_project_config(project_dir, overrides={"vars.model": "model-avg"})
+    evaluate = next(c for c in config["commands"] if c["name"] == "evaluate")
+    assert evaluate["deps"][0] == "training/sample_conll_aligned/model-avg"
 
 
 @pytest.mark.slow
