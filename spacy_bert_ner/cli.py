@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from wasabi import msg
 
-from .converters import ConversionError, TagScheme, convert_conll, convert_kaggle
+from .converters import ConversionError, TagScheme, check_corpus, check_corpus_file, convert_conll, convert_kaggle
 
 app = typer.Typer(
     help="spacy-bert-ner: convert NER data, report on and package trained spaCy transformer pipelines.",
@@ -124,6 +124,30 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
     )
 
 
+@app.command("check-corpus")
+def check_corpus_cli(
+    corpus_dir: Path = typer.Argument(..., help="A folder a converter wrote: {train,dev,test}.spacy and stats.json"),
+    verify: bool = typer.Option(False, "--verify", help="Also compare each file's sha256 with stats.json's"),
+) -> None:
+    """Refuse a half-written corpus (no stats.json: a conversion was interrupted) or one whose files
+    are not those stats.json lists; the project's train, evaluate, report and baseline run it first."""
+    try:
+        stats = check_corpus(corpus_dir, verify=verify)
+    except ConversionError as err:
+        msg.fail("Not a complete corpus", str(err), exits=1)
+    splits = ", ".join(f"{split} {info['docs']} docs" for split, info in stats["splits"].items())
+    msg.good(f"{corpus_dir}: a complete corpus ({splits})")
+
+
+def _check_corpus_files(*paths: Path) -> None:
+    """Stop before any loading if a .spacy file belongs to a half-written converter corpus."""
+    for path in paths:
+        try:
+            check_corpus_file(path)
+        except ConversionError as err:
+            msg.fail(f"{path} is not part of a complete corpus", str(err), exits=1)
+
+
 @app.command("make-samples")
 def make_samples_cli(
     output_dir: Path = typer.Argument(..., help="Folder for the sample files"),
@@ -196,6 +220,7 @@ def report_cli(
 
     if not data_path.is_file():
         msg.fail(f"Data file not found: {data_path}", exits=1)
+    _check_corpus_files(data_path)
     try:
         predictor = BaselinePredictor(model, gpu_id) if is_baseline_model(model) else SpacyPredictor(model, gpu_id)
         result = write_report(
@@ -402,6 +427,7 @@ def baseline_train_cli(
     from .baseline.data import BaselineError
     from .baseline.train import TrainOptions, train
 
+    _check_corpus_files(train_path, dev_path)
     options = TrainOptions(
         model=model,
         max_steps=max_steps,

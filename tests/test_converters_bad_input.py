@@ -28,7 +28,7 @@ from spacy_bert_ner.converters import (
     read_kaggle,
 )
 from spacy_bert_ner.converters import convert as convert_module
-from spacy_bert_ner.converters.kaggle import DUPLICATE_ID, UNESCAPED_QUOTE
+from spacy_bert_ner.converters.kaggle import DUPLICATE_ID, REPEATED_ID, UNESCAPED_QUOTE
 from spacy_bert_ner.converters.sentence_reader import PADDED_WORD
 
 HEADER = "Sentence #,Word,POS,Tag"
@@ -185,14 +185,29 @@ def test_conll_word_padded_with_unicode_space_is_stripped_and_reported(tmp_path)
         read_conll(write(tmp_path / "eng.train", CONLL.replace("Peter NNP", "\u00a0 NNP"), "utf-8"))
 
 
-def test_kaggle_forward_filled_sentence_ids_group_by_id(tmp_path):
-    # pandas' re-export names the sentence on every row; "New York" stays one entity.
+def test_kaggle_forward_filled_sentence_ids_group_by_id_and_say_so(tmp_path):
+    # pandas' re-export names the sentence on every row; "New York" stays one entity, and the
+    # reading is a repair counted once a sentence, at its first repeated row.
     rows = [("Sentence: 1" if i < 5 else "Sentence: 2") + row[row.index(",") :] for i, row in enumerate(KAGGLE_ROWS)]
+    path = write(tmp_path / "ner.csv", kaggle_text(rows))
+    report = ConversionReport()
+    sentences = read_kaggle(path, report=report)
+    assert [s.words for s in sentences] == KAGGLE_WORDS
+    assert ents_of(sentences)[0][:2] == ["B-geo", "I-geo"]
+    assert dict(report.repairs) == {REPEATED_ID: 2}
+    assert report.repair_examples[REPEATED_ID] == [f"{path}:3", f"{path}:8"]
+    result = runner.invoke(app, ["convert-kaggle", str(path), str(tmp_path / "corpus"), "--ratios", "1", "0", "0"])
+    assert result.exit_code == 0, result.output
+    assert "sentence id repeated on the next row" in " ".join(result.output.split())
+
+
+def test_kaggle_repeated_id_only_on_some_rows_is_one_sentence_reported(tmp_path):
+    # one sentence id written twice in a row ("Sentence: 2" on its first two rows only)
+    rows = [*KAGGLE_ROWS[:5], KAGGLE_ROWS[5], "Sentence: 2" + KAGGLE_ROWS[6], *KAGGLE_ROWS[7:]]
     report = ConversionReport()
     sentences = read_kaggle(write(tmp_path / "ner.csv", kaggle_text(rows)), report=report)
     assert [s.words for s in sentences] == KAGGLE_WORDS
-    assert ents_of(sentences)[0][:2] == ["B-geo", "I-geo"]
-    assert not report.repairs
+    assert dict(report.repairs) == {REPEATED_ID: 1}
 
 
 def test_kaggle_id_seen_before_is_still_a_reported_new_sentence(tmp_path):

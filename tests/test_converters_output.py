@@ -292,3 +292,31 @@ def test_same_seed_still_gives_byte_identical_files(tmp_path, corpora):
     convert_kaggle(source, tmp_path / "again", seed=0, n_sents=2)
     assert snapshot(tmp_path / "again") == refs["new"]
     assert sorted(refs["new"]) == ["dev.spacy", "stats.json", "test.spacy", "train.spacy"]
+
+
+def test_commands_that_read_a_corpus_refuse_a_half_written_one(tmp_path):
+    """`check-corpus` (run first by the project's train and evaluate) and `report` / `baseline train`
+    stop, naming the cause, on a corpus a kill left half-written; a DocBin of your own passes unchecked."""
+    source = tmp_path / "eng.train"
+    source.write_bytes(CONLL)
+    out = tmp_path / "corpus"
+    convert_conll({"train": source, "dev": source}, out)
+    result = runner.invoke(app, ["check-corpus", str(out), "--verify"])
+    assert result.exit_code == 0 and "a complete corpus (train 1 docs, dev 1 docs)" in result.output
+    mine = tmp_path / "mine"
+    shutil.copytree(out, mine)
+    (mine / "stats.json").unlink()
+    output_module.check_corpus_file(mine / "dev.spacy")  # no converter's marks: nothing to check
+    # a kill during the final renames: stats.json moved aside, the staging folder still there
+    (out / "stats.json").unlink()
+    (out / ".staging-x").mkdir()
+    result = runner.invoke(app, ["check-corpus", str(out)])
+    assert result.exit_code == 1 and "no stats.json: not a complete corpus" in " ".join(result.output.split())
+    for args in (
+        ["report", "some/model", str(out / "dev.spacy"), str(tmp_path / "report")],
+        ["baseline", "train", str(out / "train.spacy"), str(out / "dev.spacy"), str(tmp_path / "b"), "--model", "m"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        said = " ".join(result.output.split())
+        assert "is not part of a complete corpus" in said and "no stats.json" in said

@@ -5,7 +5,7 @@ from .convert import convert_conll, convert_kaggle
 from .docs import DocBinBuilder, Document, Sentence, write_split
 from .errors import ConversionError, OutputError
 from .kaggle import read_kaggle
-from .output import check_corpus
+from .output import check_corpus, check_corpus_file
 from .repairs import ConversionReport
 from .split import group, split_items
 from .tags import IOBDecoder, TagScheme, parse_tag
@@ -20,6 +20,7 @@ __all__ = [
     "Sentence",
     "TagScheme",
     "check_corpus",
+    "check_corpus_file",
     "convert_conll",
     "convert_kaggle",
     "group",

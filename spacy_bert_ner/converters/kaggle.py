@@ -21,6 +21,8 @@ SENTENCE_COLUMN, WORD_COLUMN, POS_COLUMN, TAG_COLUMN = "Sentence #", "Word", "PO
 REQUIRED_COLUMNS = (SENTENCE_COLUMN, WORD_COLUMN, POS_COLUMN, TAG_COLUMN)
 PUBLISHED_ENCODING = "cp1252"
 DUPLICATE_ID = "sentence id seen before; kept as a separate sentence"
+# counted once a sentence, at its first repeated row: a forward-filled file repeats every id
+REPEATED_ID = "sentence id repeated on the next row; read as one sentence (pandas' forward fill)"
 BLANK_ROW = "blank row ignored"
 UNESCAPED_QUOTE = "unescaped '\"' in a row that is not valid CSV; fields split at the commas"
 
@@ -59,6 +61,7 @@ def read_kaggle(
     sentences: list[Sentence] = []
     seen_ids = set()
     current_id = None
+    repeated_id_counted = False
     for line, raw in enumerate(lines[1:], start=2):
         if not raw:
             report.repair(BLANK_ROW, name, line)
@@ -70,13 +73,17 @@ def read_kaggle(
         if has_controls:
             problem = problem or control_problem(raw)
         sentence_id = row[i_sent].strip() if len(row) > i_sent else ""
-        if sentence_id and sentence_id != current_id:  # a repeated id continues (pandas' forward fill)
+        if sentence_id and sentence_id != current_id:
             _keep(reader.finish(), sentences)
             if sentence_id in seen_ids:
                 report.repair(DUPLICATE_ID, name, line)
             seen_ids.add(sentence_id)
             current_id = sentence_id
+            repeated_id_counted = False
             reader.start(line, has_tags=True)
+        elif sentence_id and not repeated_id_counted:  # the id of the row before: the same sentence
+            report.repair(REPEATED_ID, name, line)
+            repeated_id_counted = True
         elif reader.current is None:
             raise ConversionError(
                 name, line, problem or f"the first data row has no sentence id (empty {SENTENCE_COLUMN!r})"

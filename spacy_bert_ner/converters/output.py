@@ -155,6 +155,16 @@ def check_corpus(corpus_dir: Path, verify: bool = False) -> dict[str, Any]:
     return stats
 
 
+def check_corpus_file(path: Path) -> None:
+    """Refuse a `.spacy` file of a half-written or altered corpus: when its folder is a
+    converter's output (a `stats.json`, or a conversion's leftovers), `check_corpus` it. A DocBin
+    of your own, in a folder the converters never wrote, passes unchecked."""
+    folder = Path(path).parent
+    leftovers = any(folder.glob(STAGING_PREFIX + "*")) or any(folder.glob(BACKUP_PREFIX + "*"))
+    if (folder / STATS_FILE).exists() or leftovers:
+        check_corpus(folder)
+
+
 def recover(output_dir: Path) -> None:
     """Complete a conversion a kill interrupted in `output_dir` and remove its leftovers (each
     conversion does this first; `check_corpus` tells whether it is needed)."""

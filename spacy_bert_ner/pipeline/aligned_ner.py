@@ -1,12 +1,13 @@
 """`aligned_ner`: a trainable BERT token-classification NER head for spaCy.
 
-The classic "BERT for NER" recipe (a linear layer over the first wordpiece of each word) as a
+The classic "BERT for NER" recipe (a linear layer over the wordpieces of each word) as a
 pipeline component: it listens to a shared `transformer`, pools wordpieces per token through
-the transformer's own alignment (`doc._.trf_data.align`, see layers/wordpiece_pooling.py),
-scores an IOB tag per token, and decodes with constrained Viterbi, so the output is always a
-valid entity sequence. Entities go to `doc.ents`, or to `doc.spans[spans_key]` if set, each with
-`span._.confidence`: the mean, over the entity's tokens, of the softmax probability of the tag
-the decoder chose (B- on the first token, I- on the rest).
+the transformer's own alignment (`doc._.trf_data.align`, see wordpiece_pooling.py), scores an
+IOB tag per token (with learned tag transitions, crf.py), and decodes with constrained Viterbi
+(decoding.py), so the output is always a valid entity sequence. Entities go to `doc.ents`, or to
+`doc.spans[spans_key]` if set, each with `span._.confidence`: the mean, over the entity's tokens,
+of the probability of the tag the decoder chose (CRF marginals with learned transitions, else the
+softmax).
 """
 
 import importlib.metadata
