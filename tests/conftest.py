@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -71,6 +72,28 @@ def read_shards(output: Path) -> list[dict]:
     return rows
 
 
+# a figure in a benchmark table: 1,234 or 0.56 or 1.9x
+NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?$")
+
+
+def markdown_tables(text: str) -> dict[str, list[list[str]]]:
+    """{section title: rows of cells} of a Markdown file written by the suite."""
+    tables: dict[str, list[list[str]]] = {}
+    title = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            title = line[3:].strip()
+            tables[title] = []
+        elif line.startswith("|") and title is not None and not set(line) <= set("|-: "):
+            tables[title].append([cell.strip() for cell in line.strip("|").split("|")])
+    return tables
+
+
+def column(rows: list[list[str]], name: str) -> list[str]:
+    index = rows[0].index(name)
+    return [row[index] for row in rows[1:]]
+
+
 @pytest.fixture(scope="session")
 def tiny_text_file(tmp_path_factory) -> Path:
     """Plain text, one sentence per line, to train the tiny BERT vocab on."""
@@ -120,19 +143,52 @@ def trained_pipeline_dir(tiny_bert_dir, tmp_path_factory) -> Path:
     return path
 
 
+# every function the package metadata registers, looked up by the tests that own it
+ENTRY_POINT_LOOKUPS = [
+    ("architectures", "spacy_bert_ner.WordpieceListener.v1"),
+    ("architectures", "spacy_bert_ner.TransformerModel.v1"),
+    ("span_getters", "spacy_bert_ner.sentence_spans.v1"),
+    ("readers", "spacy_bert_ner.ChunkedCorpus.v1"),
+    ("loggers", "spacy_bert_ner.CheckpointLogger.v1"),
+    ("callbacks", "spacy_bert_ner.malloc_thresholds.v1"),
+    ("callbacks", "spacy_bert_ner.malloc_trim.v1"),
+]
+# one fresh interpreter that has not imported spacy_bert_ner: first the factory through
+# `nlp.add_pipe`, then each function from the entry points alone (catalogue's get_entry_point reads
+# the package metadata, never what an import has registered) and as `registry.get` finds it
+LOOKUP_SCRIPT = """
+import json, sys, spacy, spacy_transformers
+assert "spacy_bert_ner" not in sys.modules
+nlp = spacy.blank("en")
+nlp.add_pipe("aligned_ner")
+found = {"factory": type(nlp.get_pipe("aligned_ner")).__module__}
+for registry_name, name in json.loads(sys.argv[1]):
+    registry = getattr(spacy.util.registry, registry_name)
+    function = registry.get_entry_point(name)
+    assert function is not None and registry.get(name) is function, (registry_name, name)
+    found[registry_name + ":" + name] = function.__name__
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="session")
+def entry_point_lookups() -> dict[str, str]:
+    """What a fresh interpreter finds through the package metadata: the aligned_ner factory's
+    module under "factory", and the __name__ of each ENTRY_POINT_LOOKUPS function under
+    "registry:name"."""
+    args = [sys.executable, "-c", LOOKUP_SCRIPT, json.dumps(ENTRY_POINT_LOOKUPS)]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture
-def found_through_entry_points():
+def found_through_entry_points(entry_point_lookups):
     """The __name__ of what `spacy.util.registry.<registry>.get(name)` finds in a fresh
     interpreter that has not imported spacy_bert_ner: registered through the package metadata."""
 
     def lookup(registry_name: str, name: str) -> str:
-        code = (
-            "import sys, spacy\n"
-            "assert 'spacy_bert_ner' not in sys.modules\n"
-            f"print(spacy.util.registry.{registry_name}.get({name!r}).__name__)\n"
-        )
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
+        assert (registry_name, name) in ENTRY_POINT_LOOKUPS, "add it to conftest.ENTRY_POINT_LOOKUPS"
+        return entry_point_lookups[f"{registry_name}:{name}"]
 
     return lookup

@@ -2,8 +2,6 @@
 alignment edge cases, labels and loss. Modelled on spaCy's own pipeline tests (test_tagger.py,
 test_spancat.py: `test_overfitting_IO`)."""
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -413,19 +411,10 @@ def test_missing_annotation_gets_no_gradient():
     assert loss == pytest.approx(-numpy.log(probs[known, gold]).sum(), rel=1e-5)
 
 
-def test_registered_through_entry_points():
+def test_registered_through_entry_points(entry_point_lookups, found_through_entry_points):
     """A fresh interpreter finds the factory and the architectures without importing the package."""
-    code = (
-        "import sys, spacy\n"
-        "assert 'spacy_bert_ner' not in sys.modules\n"
-        "nlp = spacy.blank('en')\n"
-        "nlp.add_pipe('aligned_ner')\n"
-        "print(nlp.pipe_names)\n"
-        "print(spacy.util.registry.architectures.get('spacy_bert_ner.WordpieceListener.v1').__name__)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["['aligned_ner']", "wordpiece_listener"]
+    assert entry_point_lookups["factory"] == "spacy_bert_ner.pipeline.aligned_ner"
+    assert found_through_entry_points("architectures", "spacy_bert_ner.WordpieceListener.v1") == "wordpiece_listener"
 
 
 def test_learned_transitions_overfit_and_round_trip(tiny_bert_dir, tmp_path):

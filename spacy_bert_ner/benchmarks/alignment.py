@@ -9,19 +9,21 @@ spacy-bert-ner bench alignment training/conll_aligned/model-best --data corpus/c
 import time
 from pathlib import Path
 
-import spacy
 import typer
-from spacy.tokens import DocBin
-from spacy_transformers.align import get_alignment_via_offset_mapping
-from spacy_transformers.layers import transformer_model
-from spacy_transformers.layers.transformer_model import huggingface_tokenize
 
-from ..evaluation.predictors import unannotated_copy
-from ..pipeline import alignment
 from .common import Section, machine, run_and_show
 
 
 def alignment_section(model: str, data: Path, batch_size: int, repeats: int, limit: int) -> Section:
+    import spacy
+    from spacy.tokens import DocBin
+    from spacy_transformers.align import get_alignment_via_offset_mapping
+    from spacy_transformers.layers import transformer_model
+    from spacy_transformers.layers.transformer_model import huggingface_tokenize
+
+    from ..evaluation.predictors import unannotated_copy
+    from ..pipeline import alignment
+
     nlp = spacy.load(model)
     gold = list(DocBin().from_disk(data).get_docs(nlp.vocab))[: limit or None]
     docs = [unannotated_copy(nlp.vocab, doc) for doc in gold]
@@ -76,4 +78,3 @@ def main(
 ) -> None:
     """Time spacy-transformers' alignment against the vectorised one and print a table."""
     run_and_show(lambda: alignment_section(model, data, batch_size, repeats, limit), output)
-

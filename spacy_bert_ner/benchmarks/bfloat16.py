@@ -9,15 +9,17 @@ spacy-bert-ner bench bfloat16 assets/models/minilm --windows 24 --length 128
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 import typer
-from transformers import AutoModel
 
-from ..pipeline.cpu_bfloat16 import cpu_has_bfloat16
 from .common import Section, best_of, machine, run_and_show
 
 
 def bfloat16_section(model_dir: Path, windows: int, length: int, repeats: int) -> Section:
+    import torch
+    from transformers import AutoModel
+
+    from ..pipeline.cpu_bfloat16 import cpu_has_bfloat16
+
     model = AutoModel.from_pretrained(str(model_dir))
     generator = torch.Generator().manual_seed(0)
     vocab_size = model.config.vocab_size

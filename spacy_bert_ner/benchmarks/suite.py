@@ -15,6 +15,7 @@ spacy-bert-ner bench suite training/conll_aligned/model-best training/conll_ner/
     --train corpus/conll/train.spacy --output metrics/benchmarks.md
 """
 
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -27,6 +28,12 @@ from .conversion import CONLL_PATH, KAGGLE_PATH, convert_section
 from .inference import inference_section, processes_section
 from .scaling import FACTORS, scaling_section
 from .training import training_section
+
+
+class AnnotationRows(str, Enum):
+    all = "all"
+    local = "local"
+    none = "none"
 
 
 def main(
@@ -44,9 +51,12 @@ def main(
     dev: Path | None = typer.Option(None, help="Dev corpus for initialization (default: --data)"),
     transformer: str | None = typer.Option(None, help="paths.transformer for the training-speed runs"),
     steps: int = typer.Option(30, help="Timed training steps per config"),
-    annotation: bool = typer.Option(True, help="Time `annotate` of the first pipeline (separate processes)"),
+    annotation: AnnotationRows = typer.Option(
+        AnnotationRows.all,
+        help="Time `annotate` of the first pipeline: all (1 and 2 processes, and Ray: needs the ray extra), "
+        "local (no Ray rows) or none",
+    ),
     annotation_limit: int = typer.Option(50, help="Docs of the test file whose texts make the annotation stream's 1x"),
-    annotation_ray: bool = typer.Option(True, help="Include the annotation's Ray rows (needs the ray extra)"),
     kaggle: Path = typer.Option(KAGGLE_PATH, help="Kaggle CSV for the conversion benchmark"),
     conll: Path = typer.Option(CONLL_PATH, help="CoNLL train file for the conversion benchmark"),
 ) -> None:
@@ -67,8 +77,9 @@ def main(
         if encoder is not None:
             sections.append(bfloat16_section(encoder, windows=24, length=128, repeats=repeats))
         sections.append(scaling_section(pipelines[0], data, limit, FACTORS, long_words, batch_size))
-        if annotation:
-            sections.append(annotation_section(pipelines[0], data, 64, annotation_limit, COPIES, annotation_ray))
+        if annotation != AnnotationRows.none:
+            ray = annotation == AnnotationRows.all
+            sections.append(annotation_section(pipelines[0], data, 64, annotation_limit, COPIES, ray))
         if config:
             sections.append(training_section(config, train, dev or data, transformer, steps))
     except RuntimeError as err:
