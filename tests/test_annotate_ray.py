@@ -13,6 +13,7 @@ import pytest
 from conftest import OVERFIT_DATA, read_shards
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
 
 from spacy_bert_ner.annotate import annotate_files, pipe_annotator  # noqa: E402
 from spacy_bert_ner.annotate.ray_engine import ray_annotator  # noqa: E402

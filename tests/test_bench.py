@@ -73,6 +73,7 @@ def test_missing_inputs_fail_clearly(tmp_path):
     assert "nope.spacy" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_bfloat16_bench_prints_both_precisions(tiny_bert_dir, tmp_path):
     output = tmp_path / "bf16.md"
     args = [
@@ -97,6 +98,7 @@ def test_bfloat16_bench_prints_both_precisions(tiny_bert_dir, tmp_path):
     assert f"native bfloat16: {cpu_has_bfloat16()}" in output.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_alignment_bench_times_both_alignments(tiny_pipeline, tiny_corpus_dir, tmp_path):
     output = tmp_path / "alignment.md"
     args = ["-m", "spacy_bert_ner.cli", "bench", "alignment", str(tiny_pipeline)]
@@ -122,6 +124,7 @@ def test_conversion_bench_missing_file_exits_1_naming_it(tmp_path):
     assert f"Input file(s) not found: {missing}" in " ".join(result.output.split())
 
 
+@pytest.mark.slow
 def test_inference_rounds_run_every_system_in_turn(tiny_pipeline, tiny_bert_dir, tiny_corpus_dir, tmp_path):
     """Each round runs the pipeline, then the bare encoder with the windows, sub-batches, buckets and
     precision the pipeline itself uses (tiny_pipeline's are not the config's). The transformers

@@ -143,6 +143,7 @@ def test_cpu_config_trains(head, tmp_path, tiny_bert_dir, tiny_corpus_dir):
         _check_trained_pipeline(tmp_path / "out" / name, HEADS[head])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", HEADS)
 def test_gpu_config_trains_on_cpu_from_command_line(head, tmp_path, tiny_bert_dir, tiny_corpus_dir):
     out = tmp_path / "out"

@@ -306,7 +306,8 @@ def test_wheels_install_and_load_on_their_own_then_beside_the_library(project_di
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    pip: list = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # no .pyc compiled ahead (torch has thousands of modules): what the loads import compiles then
+    pip: list = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
     _run([*pip, "torch==2.13.0"], cwd=tmp_path)  # first, so no CUDA build is pulled
     # the wheels alone: their requirements come from the index (pinned as this repository pins them;
     # pip takes no extras in a constraints file)
