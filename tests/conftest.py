@@ -94,6 +94,16 @@ def column(rows: list[list[str]], name: str) -> list[str]:
     return [row[index] for row in rows[1:]]
 
 
+# the longest files, longest first: pytest-xdist (pytest.ini, in collection order) starts the two
+# workflow files on the two workers at once and hands out the short files last, to whichever is free
+LONGEST_FIRST = ["test_project.py", "test_project_real_data.py", "test_annotate_ray.py", "test_processes.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def tiny_text_file(tmp_path_factory) -> Path:
     """Plain text, one sentence per line, to train the tiny BERT vocab on."""

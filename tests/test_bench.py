@@ -135,7 +135,8 @@ def test_inference_rounds_run_every_system_in_turn(tiny_pipeline, tiny_bert_dir,
     args += ["--repeats", "1", "--rounds", "2", "--output", str(output)]
     result = _run(args)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("round 1/2: ") == 2 and result.stdout.count("round 2/2: ") == 2
+    said = " ".join(result.stdout.split())  # wasabi wraps long lines
+    assert said.count("round 1/2: ") == 2 and said.count("round 2/2: ") == 2
     text = output.read_text(encoding="utf-8")
     assert "best of 1 passes in each of 2 rounds" in text
     ceiling = "Ceiling: strided windows of 64 tokens every 48, sub-batches of at most 4096 padded tokens"
@@ -143,3 +144,12 @@ def test_inference_rounds_run_every_system_in_turn(tiny_pipeline, tiny_bert_dir,
     assert f"{ceiling}, in length buckets (overhead 32 wordpieces), in {precision}." in " ".join(text.split())
     table = markdown_tables(text)["Inference speed"]
     assert len(table) == 3 and NUMBER.match(column(table, "vs ceiling")[0])
+
+
+def test_suite_skips_the_conversion_table_naming_the_missing_file(tmp_path):
+    from spacy_bert_ner.benchmarks.suite import conversion_or_skipped
+
+    present = tmp_path / "eng.train"
+    present.write_text("-DOCSTART- -X- -X- O\n", encoding="utf-8")
+    section = conversion_or_skipped(tmp_path / "missing.csv", present)
+    assert section.title == "Conversion speed" and section.rows == [[f"not found: {tmp_path / 'missing.csv'}"]]

@@ -36,6 +36,14 @@ class AnnotationRows(str, Enum):
     none = "none"
 
 
+def conversion_or_skipped(kaggle: Path, conll: Path) -> Section:
+    """The conversion table, or a one-row table saying which corpus file is missing."""
+    missing = [str(path) for path in (kaggle, conll) if not path.is_file()]
+    if missing:
+        return Section("Conversion speed", ["skipped"], [[f"not found: {', '.join(missing)}"]])
+    return convert_section(kaggle, conll)
+
+
 def main(
     output: Path = typer.Argument(..., help="Markdown file for all tables, e.g. metrics/benchmarks.md"),
     pipelines: list[Path] = typer.Argument(..., help="Trained pipeline folders; the first also gets the scaling runs"),
@@ -68,10 +76,7 @@ def main(
         msg.fail("--config needs --train (the corpus to train on)", exits=1)
     sections: list[Section] = []
     try:
-        if kaggle.is_file() and conll.is_file():
-            sections.append(convert_section(kaggle, conll))
-        else:
-            sections.append(Section("Conversion speed", ["skipped"], [[f"{kaggle} or {conll} not found"]]))
+        sections.append(conversion_or_skipped(kaggle, conll))
         sections.append(inference_section(pipelines, data, batch_size, 1, repeats, encoder, hf_model))
         sections.append(processes_section(pipelines[0], data, batch_size, repeats))
         if encoder is not None:
