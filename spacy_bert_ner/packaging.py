@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from spacy import __version__ as spacy_version
 from spacy import util
 from spacy.cli.package import TEMPLATE_INIT, package
 
@@ -102,12 +103,14 @@ def vendor_runtime(package_path: Path) -> list[str]:
 
 
 def set_requirements(meta_path: Path) -> list[str]:
-    """Requirements of the wheel: spaCy's list less this library (its code is inside), plus what
-    the runtime modules import directly."""
+    """Requirements of the wheel (its METADATA's Requires-Dist, through the generated setup.py):
+    spaCy's list less this library (its code is inside), spaCy itself as the minor version trained
+    with (`spacy_version`), then what the runtime modules import directly."""
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     requirements = [req for req in meta.get("requirements", []) if util.split_requirement(req)[0] != LIBRARY]
     present = {util.split_requirement(req)[0] for req in requirements}
-    for dist, spec in runtime_requirements().items():
+    wanted = {"spacy": meta.get("spacy_version") or util.get_minor_version_range(spacy_version)}
+    for dist, spec in {**wanted, **runtime_requirements()}.items():
         if dist not in present:
             requirements.append(f"{dist}{spec}")
     meta["requirements"] = requirements

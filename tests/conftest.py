@@ -21,7 +21,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from thinc.api import Adam
 
-from spacy_bert_ner.encoders import make_tiny_bert
+from spacy_bert_ner.encoders import make_tiny_bert, make_tiny_mpnet
 
 ALIGNED_CPU_CFG = Path(__file__).resolve().parent.parent / "configs" / "aligned_cpu.cfg"
 # three sentences the aligned pipeline overfits in a few seconds (trained_pipeline_dir)
@@ -122,6 +122,12 @@ def tiny_bert_dir(tmp_path_factory, tiny_text_file) -> Path:
 def tiny_uncased_bert_dir(tmp_path_factory, tiny_text_file) -> Path:
     """The same tiny BERT, uncased (its tokenizer lowercases, like MiniLM's)."""
     return make_tiny_bert([tiny_text_file], tmp_path_factory.mktemp("models") / "tiny-bert-uncased", lowercase=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_mpnet_dir(tmp_path_factory, tiny_text_file) -> Path:
+    """A tiny random uncased MPNet (all-mpnet-base-v2's architecture and `<s>`/`</s>` specials)."""
+    return make_tiny_mpnet([tiny_text_file], tmp_path_factory.mktemp("models") / "tiny-mpnet")
 
 
 @pytest.fixture(scope="session")

