@@ -165,25 +165,10 @@ def make_tiny_bert(
     `vocab_size` on little text; the model is sized to the vocab it gets.
     Returns `output_dir`.
     """
-    import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    paths = _check_text_files(text_paths)
-    tokens = _train_wordpiece_vocab(paths, vocab_size, lowercase)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        vocab_file = Path(tmp) / "vocab.txt"
-        vocab_file.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
-        tokenizer = BertTokenizerFast(
-            vocab_file=str(vocab_file),
-            do_lower_case=lowercase,
-            strip_accents=False,
-            model_max_length=max_position_embeddings,
-        )
-        tokenizer.save_pretrained(str(output_dir))
-
+    tokens = _train_wordpiece_vocab(_check_text_files(text_paths), vocab_size, lowercase)
+    tokenizer_options = dict(do_lower_case=lowercase, strip_accents=False, model_max_length=max_position_embeddings)
     config = BertConfig(
         vocab_size=len(tokens),
         hidden_size=hidden_size,
@@ -193,12 +178,7 @@ def make_tiny_bert(
         max_position_embeddings=max_position_embeddings,
         pad_token_id=tokens.index("[PAD]"),
     )
-    # Seed a forked RNG so the caller's global torch RNG state is left untouched.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = BertModel(config)
-    model.save_pretrained(str(output_dir))
-    return output_dir
+    return _save_tiny_encoder(output_dir, tokens, BertTokenizerFast, tokenizer_options, BertModel, config, seed)
 
 
 def make_tiny_mpnet(
@@ -216,30 +196,22 @@ def make_tiny_mpnet(
     """Build a tiny random uncased MPNet (all-mpnet-base-v2's architecture and special tokens:
     `<s>`/`</s>`, not `[CLS]`/`[SEP]`) with a WordPiece vocab trained on `text_paths`, as
     `make_tiny_bert` does: the same text and arguments give a byte-identical folder."""
-    import torch
     from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
 
-    paths = _check_text_files(text_paths)
-    tokens = _train_wordpiece_vocab(paths, vocab_size, lowercase=True, special_tokens=MPNET_SPECIAL_TOKENS)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    bos, pad, eos, unk, mask = MPNET_SPECIAL_TOKENS
-    with tempfile.TemporaryDirectory() as tmp:
-        vocab_file = Path(tmp) / "vocab.txt"
-        vocab_file.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
-        tokenizer = MPNetTokenizerFast(
-            vocab_file=str(vocab_file),
-            do_lower_case=True,
-            bos_token=bos,
-            eos_token=eos,
-            sep_token=eos,
-            cls_token=bos,
-            unk_token=unk,
-            pad_token=pad,
-            mask_token=mask,
-            model_max_length=max_length,
-        )
-        tokenizer.save_pretrained(str(output_dir))
+    special = MPNET_SPECIAL_TOKENS
+    tokens = _train_wordpiece_vocab(_check_text_files(text_paths), vocab_size, lowercase=True, special_tokens=special)
+    bos, pad, eos, unk, mask = special
+    tokenizer_options = dict(
+        do_lower_case=True,
+        bos_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        cls_token=bos,
+        unk_token=unk,
+        pad_token=pad,
+        mask_token=mask,
+        model_max_length=max_length,
+    )
     config = MPNetConfig(
         vocab_size=len(tokens),
         hidden_size=hidden_size,
@@ -251,9 +223,25 @@ def make_tiny_mpnet(
         bos_token_id=tokens.index(bos),
         eos_token_id=tokens.index(eos),
     )
+    return _save_tiny_encoder(output_dir, tokens, MPNetTokenizerFast, tokenizer_options, MPNetModel, config, seed)
+
+
+def _save_tiny_encoder(
+    output_dir: Path, tokens: list[str], tokenizer_class, tokenizer_options: dict, model_class, config, seed: int
+) -> Path:
+    """The tokenizer over `tokens` and a randomly initialised `model_class(config)`, seeded on a
+    forked RNG (the caller's global torch RNG state is left untouched), saved to `output_dir`."""
+    import torch
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        vocab_file = Path(tmp) / "vocab.txt"
+        vocab_file.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
+        tokenizer_class(vocab_file=str(vocab_file), **tokenizer_options).save_pretrained(str(output_dir))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = MPNetModel(config)
+        model = model_class(config)
     model.save_pretrained(str(output_dir))
     return output_dir
 

@@ -143,20 +143,25 @@ def tiny_corpus_dir(tmp_path_factory) -> Path:
     return corpus_dir
 
 
-@pytest.fixture(scope="session")
-def trained_pipeline_dir(tiny_bert_dir, tmp_path_factory) -> Path:
-    """configs/aligned_cpu.cfg on the tiny BERT, overfitted on three sentences, saved."""
-    config = util.load_config(ALIGNED_CPU_CFG, overrides={"paths.transformer": str(tiny_bert_dir)}, interpolate=True)
+def overfit_pipeline(transformer_dir: Path, output_dir: Path, steps: int = 40) -> Path:
+    """configs/aligned_cpu.cfg on `transformer_dir`, overfitted on OVERFIT_DATA (spaCy's
+    test_overfitting_IO pattern), saved to `output_dir`."""
+    config = util.load_config(ALIGNED_CPU_CFG, overrides={"paths.transformer": str(transformer_dir)}, interpolate=True)
     nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
     util.fix_random_seed(0)
     examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in OVERFIT_DATA]
     nlp.initialize(get_examples=lambda: examples)
     optimizer = Adam(1e-3)
-    for _ in range(40):
+    for _ in range(steps):
         nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("pipeline")
-    nlp.to_disk(path)
-    return path
+    nlp.to_disk(output_dir)
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def trained_pipeline_dir(tiny_bert_dir, tmp_path_factory) -> Path:
+    """configs/aligned_cpu.cfg on the tiny BERT, overfitted on three sentences, saved."""
+    return overfit_pipeline(tiny_bert_dir, tmp_path_factory.mktemp("pipeline"))
 
 
 # every function the package metadata registers, looked up by the tests that own it

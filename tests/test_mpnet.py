@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 import spacy
 import torch
-from conftest import ALIGNED_CPU_CFG, OVERFIT_DATA
-from spacy import util
-from spacy.training import Example
+from conftest import OVERFIT_DATA, overfit_pipeline
 from spacy_transformers.align import get_alignment_via_offset_mapping
 from spacy_transformers.layers.transformer_model import huggingface_tokenize
 from spacy_transformers.span_getters import configure_strided_spans
-from thinc.api import Adam
 from transformers import AutoModel, AutoTokenizer, MPNetModel, MPNetTokenizerFast
 from typer.testing import CliRunner
 
@@ -66,18 +63,8 @@ def test_mpnet_offsets_align_as_spacy_transformers_aligns_them(tiny_mpnet_dir):
 
 @pytest.fixture(scope="module")
 def mpnet_pipeline_dir(tiny_mpnet_dir, tmp_path_factory) -> Path:
-    """configs/aligned_cpu.cfg on the tiny MPNet, overfitted on three sentences (test_overfitting_IO)."""
-    config = util.load_config(ALIGNED_CPU_CFG, overrides={"paths.transformer": str(tiny_mpnet_dir)}, interpolate=True)
-    nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
-    util.fix_random_seed(0)
-    examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in OVERFIT_DATA]
-    nlp.initialize(get_examples=lambda: examples)
-    optimizer = Adam(1e-3)
-    for _ in range(60):
-        nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("mpnet-pipeline")
-    nlp.to_disk(path)
-    return path
+    """configs/aligned_cpu.cfg on the tiny MPNet, overfitted on three sentences."""
+    return overfit_pipeline(tiny_mpnet_dir, tmp_path_factory.mktemp("mpnet-pipeline"), steps=60)
 
 
 def entities(nlp, text: str) -> list[tuple[int, int, str]]:
