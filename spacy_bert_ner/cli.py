@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 GPU_HELP = "GPU id to run on (as spaCy's --gpu-id); -1 for CPU"
+PRECISION_HELP = "Predict on the CPU in auto, float32, bfloat16 or int8 instead of the pipeline's configured precision"
 
 SCHEME_HELP = "Entity tag scheme: iob1, iob2 or auto (detect; reported in stats.json)"
 SKIP_HELP = "Reject (and report) sentences with malformed rows instead of stopping at the first"
@@ -226,6 +227,7 @@ def report_cli(
     raw_text: bool = typer.Option(
         False, "--raw-text", help="Also score nlp(text) on each document written as text, by character offsets"
     ),
+    precision: str | None = typer.Option(None, help=PRECISION_HELP),
 ) -> None:
     """Evaluate a pipeline on a .spacy file: strict entity P/R/F per type, token accuracies, confusion
     matrix, seqeval cross-check, speed, and displaCy examples of the errors."""
@@ -244,7 +246,12 @@ def report_cli(
         msg.fail(f"Data file not found: {data_path}", exits=1)
     _check_corpus_files(data_path)
     try:
-        predictor = BaselinePredictor(model, gpu_id) if is_baseline_model(model) else SpacyPredictor(model, gpu_id)
+        if is_baseline_model(model):
+            if precision is not None:
+                raise ReportError("--precision applies to spaCy pipelines, not to a classic-recipe baseline")
+            predictor = BaselinePredictor(model, gpu_id)
+        else:
+            predictor = SpacyPredictor(model, gpu_id, precision)
         result = write_report(
             predictor, data_path, output_dir, n_examples=n_examples, batch_size=batch_size, raw_text=raw_text
         )
@@ -311,6 +318,7 @@ def annotate_cli(
     window: int = typer.Option(
         4, help="ray: shards handed to Ray at a time (each actor loads the pipeline once a window)"
     ),
+    precision: str | None = typer.Option(None, help=PRECISION_HELP),
 ) -> None:
     """Annotate documents with a trained pipeline: entities with character offsets, label and
     confidence. Shards are written atomically; a rerun skips the finished ones."""
@@ -324,10 +332,10 @@ def annotate_cli(
     try:
         total = count_records(input_files([input_path]))
         if engine == Engine.ray:
-            annotator = _ray_annotator(model, batch_size, num_workers, cpus_per_worker, address)
+            annotator = _ray_annotator(model, batch_size, num_workers, cpus_per_worker, address, precision)
         else:
             use_device(gpu_id)
-            annotator, window = pipe_annotator(load_pipeline(model), batch_size, n_process), 1
+            annotator, window = pipe_annotator(load_pipeline(model, precision), batch_size, n_process), 1
         with tqdm(total=total, unit="doc", desc="annotate", dynamic_ncols=True) as bar:
             summary = annotate_files(
                 [input_path],
@@ -344,7 +352,9 @@ def annotate_cli(
     print_annotate_summary(summary, output)
 
 
-def _ray_annotator(model: str, batch_size: int, num_workers: int, cpus_per_worker: float, address: str | None):
+def _ray_annotator(
+    model: str, batch_size: int, num_workers: int, cpus_per_worker: float, address: str | None, precision: str | None
+):
     if _missing_modules("ray"):
         msg.fail("--engine ray needs Ray", "Install the ray extra: pip install -e '.[ray]' in this repository", exits=1)
     from .annotate.ray_engine import ray_annotator
@@ -358,6 +368,7 @@ def _ray_annotator(model: str, batch_size: int, num_workers: int, cpus_per_worke
         num_workers=num_workers,
         cpus_per_worker=cpus_per_worker,
         address=address,
+        precision=precision,
     )
 
 
@@ -405,13 +416,25 @@ def package_cli(
     name: str = typer.Option(..., help="Package name without the language prefix, e.g. bert_ner_conll_aligned"),
     version: str = typer.Option("0.1.0", help="Package version"),
     meta_path: Path | None = typer.Option(None, "--meta", help="meta.json template: description, licence, sources"),
+    precision: str = typer.Option(
+        "auto",
+        help="Prediction precision written into the package: auto, float32, bfloat16, int8, or 'config' (as trained)",
+    ),
 ) -> None:
     """Build a pip wheel of a trained pipeline that installs and loads on its own: spaCy's
-    `package` with this project's runtime modules (spacy_bert_ner.pipeline) inside."""
+    `package` with this project's runtime modules (spacy_bert_ner.pipeline) inside. With
+    `--precision auto` (the default) or `int8`, the int8 graph is built into it."""
     from .packaging import PackagingError, package_pipeline
 
     try:
-        wheel = package_pipeline(model_dir, output_dir, name=name, version=version, meta_path=meta_path)
+        wheel = package_pipeline(
+            model_dir,
+            output_dir,
+            name=name,
+            version=version,
+            meta_path=meta_path,
+            precision=None if precision == "config" else precision,
+        )
     except PackagingError as err:
         msg.fail("Packaging failed", str(err), exits=1)
     msg.good(f"Built {wheel}", f"pip install {wheel}")

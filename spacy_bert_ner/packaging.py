@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import spacy
 from spacy import __version__ as spacy_version
 from spacy import util
 from spacy.cli.package import TEMPLATE_INIT, package
@@ -47,9 +48,17 @@ class PackagingError(ValueError):
 
 
 def package_pipeline(
-    model_dir: Path, output_dir: Path, *, name: str, version: str, meta_path: Path | None = None
+    model_dir: Path,
+    output_dir: Path,
+    *,
+    name: str,
+    version: str,
+    meta_path: Path | None = None,
+    precision: str | None = "auto",
 ) -> Path:
-    """Build `output_dir/<lang>_<name>-<version>/dist/<...>.whl` and return its path."""
+    """Build `output_dir/<lang>_<name>-<version>/dist/<...>.whl` and return its path. `precision`
+    (None: as the pipeline's config has it) is written into the packaged config; with "int8" or
+    "auto" the int8 graph is built into the package and the wheel requires ONNX Runtime."""
     model_dir, output_dir = Path(model_dir), Path(output_dir)
     if not (model_dir / "meta.json").is_file():
         raise PackagingError(f"{model_dir}: not a trained pipeline folder (no meta.json)")
@@ -58,6 +67,7 @@ def package_pipeline(
     output_dir.mkdir(parents=True, exist_ok=True)
     meta = merged_meta(model_dir, meta_path)
     with tempfile.TemporaryDirectory() as tmp:
+        model_dir, uses_int8 = with_precision(model_dir, precision, Path(tmp) / "pipeline")
         meta_file = Path(tmp) / "meta.json"
         meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         package(
@@ -75,7 +85,7 @@ def package_pipeline(
     package_name = name if name.startswith(f"{meta['lang']}_") else f"{meta['lang']}_{name}"
     main_path = output_dir / f"{package_name}-{version}"
     vendor_runtime(main_path / package_name)
-    set_requirements(main_path / "meta.json")
+    set_requirements(main_path / "meta.json", onnxruntime=uses_int8)
     return build_wheel(main_path, f"{package_name}-{version}")
 
 
@@ -102,14 +112,56 @@ def vendor_runtime(package_path: Path) -> list[str]:
     return [path.stem for path in modules]
 
 
-def set_requirements(meta_path: Path) -> list[str]:
+def with_precision(model_dir: Path, precision: str | None, output_dir: Path) -> tuple[Path, bool]:
+    """The pipeline as it is packaged, and whether it may predict in int8: with a `precision`,
+    a copy at `output_dir` with it in each spacy_bert_ner.TransformerModel.v1's config and, for
+    "int8" or "auto", the int8 graph built into it, so the installed wheel predicts without
+    building one. With None, the pipeline as it is."""
+    from spacy.util import load_config
+
+    from .pipeline.onnx_int8 import ATTR, Int8EngineError
+    from .pipeline.precision import PRECISIONS
+
+    config = load_config(model_dir / "config.cfg", interpolate=False)
+    transformers = [
+        name
+        for name, component in config["components"].items()
+        if component.get("model", {}).get("@architectures") == "spacy_bert_ner.TransformerModel.v1"
+    ]
+    if precision is None or not transformers:
+        settings = [config["components"][name]["model"] for name in transformers]
+        return model_dir, any(s.get("int8") or s.get("precision") in ("int8", "auto") for s in settings)
+    if precision not in PRECISIONS:
+        raise PackagingError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    overrides = {}
+    for name in transformers:
+        overrides[f"components.{name}.model.precision"] = precision
+        overrides[f"components.{name}.model.int8"] = False  # the older spelling, folded into precision
+    nlp = spacy.load(model_dir, config=overrides)
+    if precision in ("int8", "auto"):
+        for name in transformers:
+            hf_layer = nlp.get_pipe(name).model.layers[0]
+            try:
+                hf_layer.attrs[ATTR].ensure(hf_layer.shims[0]._model)
+            except Int8EngineError as err:
+                raise PackagingError(
+                    f"--precision {precision} packages the int8 graph, which cannot be built: {err}"
+                ) from err
+    nlp.to_disk(output_dir)
+    return output_dir, precision in ("int8", "auto")
+
+
+def set_requirements(meta_path: Path, *, onnxruntime: bool = False) -> list[str]:
     """Requirements of the wheel (its METADATA's Requires-Dist, through the generated setup.py):
     spaCy's list less this library (its code is inside), spaCy itself as the minor version trained
-    with (`spacy_version`), then what the runtime modules import directly."""
+    with (`spacy_version`), then what the runtime modules import directly, ONNX Runtime only for a
+    pipeline that may predict in int8."""
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     requirements = [req for req in meta.get("requirements", []) if util.split_requirement(req)[0] != LIBRARY]
     present = {util.split_requirement(req)[0] for req in requirements}
     wanted = {"spacy": meta.get("spacy_version") or util.get_minor_version_range(spacy_version)}
+    if onnxruntime:
+        wanted["onnxruntime"] = util.get_minor_version_range(importlib.metadata.version("onnxruntime"))
     for dist, spec in {**wanted, **runtime_requirements()}.items():
         if dist not in present:
             requirements.append(f"{dist}{spec}")

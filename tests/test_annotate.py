@@ -185,3 +185,17 @@ def test_reader_counts_every_line_and_names_unknown_inputs(tmp_path):
         annotate_files([tmp_path / "x.csv"], tmp_path / "o.jsonl", pipe_annotator(spacy.blank("en"), 8, 1))
     with pytest.raises(InputError, match="extension chooses its format"):
         annotate_files([source], tmp_path / "o.txt", pipe_annotator(spacy.blank("en"), 8, 1))
+
+
+def test_precision_option_predicts_in_int8_and_names_a_bad_one(trained_pipeline_dir, nlp, tmp_path):
+    source = tmp_path / "docs.txt"
+    source.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    output = tmp_path / "int8" / "docs.jsonl"
+    result = invoke(trained_pipeline_dir, source, output, "--precision", "int8")
+    assert result.exit_code == 0, result.output
+    rows = read_shards(output)
+    # the overfitted pipeline's entities hold in int8; confidences move a little
+    want = [[(e["start"], e["label"]) for e in expected_entities(nlp, text)] for text in TEXTS]
+    assert [[(e["start"], e["label"]) for e in row["entities"]] for row in rows] == want
+    bad = invoke(trained_pipeline_dir, source, tmp_path / "bad" / "docs.jsonl", "--precision", "fp8")
+    assert bad.exit_code == 1 and "--precision must be one of auto, float32, bfloat16, int8, got 'fp8'" in bad.output

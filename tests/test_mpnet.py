@@ -75,7 +75,7 @@ def entities(nlp, text: str) -> list[tuple[int, int, str]]:
     "overrides",
     [
         {},
-        {"components.transformer.model.int8": True},
+        {"components.transformer.model.precision": "int8"},
         {
             "components.transformer.model.get_spans": {
                 "@span_getters": "spacy_bert_ner.sentence_spans.v1",

@@ -1,6 +1,7 @@
-"""spacy_bert_ner.TransformerModel.v1 (pipeline/transformer.py, length_buckets.py, cpu_bfloat16.py): the
-transformer run in length buckets gives the outputs and the gradients of spacy-transformers' single
-padded call, with less padding; in CPU bfloat16 it computes in bfloat16 and hands on float32."""
+"""spacy_bert_ner.TransformerModel.v1 (pipeline/transformer.py, length_buckets.py, cpu_bfloat16.py,
+precision.py, onnx_int8.py): the transformer run in length buckets gives the outputs and the gradients
+of spacy-transformers' single padded call, with less padding; in CPU bfloat16 it computes in bfloat16
+and hands on float32; in int8 it predicts on ONNX Runtime near float32 and trains in float32."""
 
 import itertools
 import os
@@ -17,8 +18,12 @@ from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
 import spacy_bert_ner.pipeline.cpu_bfloat16 as cpu_bfloat16_module
+import spacy_bert_ner.pipeline.onnx_int8 as onnx_int8
+import spacy_bert_ner.pipeline.precision as precision_module
 from spacy_bert_ner.pipeline.cpu_bfloat16 import cpu_has_bfloat16
 from spacy_bert_ner.pipeline.length_buckets import length_buckets
+from spacy_bert_ner.pipeline.onnx_int8 import build_int8_graph, weights_sha256
+from spacy_bert_ner.pipeline.precision import check_precision
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
@@ -189,29 +194,44 @@ def test_architecture_is_found_without_imports(found_through_entry_points):
     assert found == "transformer_model_in_length_buckets"
 
 
-# --- int8 (pipeline/int8.py) ----------------------------------------------------------------
+# --- precision (pipeline/precision.py, onnx_int8.py) -----------------------------------------
 
 
-def test_int8_predicts_with_quantized_linear_layers_near_float32(tiny_bert_dir, docs):
+def int8_beside_float32(tiny_bert_dir, **settings) -> tuple[Model, Model]:
     float32 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
-    int8 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, int8=True)
+    int8 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8", **settings)
     int8.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
-    want = float32.predict(docs).model_output.last_hidden_state
-    got = int8.predict(docs).model_output.last_hidden_state
-    real = torch.as_tensor(real_positions(float32.predict(docs)))
-    assert got.dtype == torch.float32
-    assert not torch.equal(got[real], want[real])  # the products really ran in int8
-    assert float((got[real] - want[real]).norm() / want[real].norm()) < 0.05
-    wrapper = int8.layers[0]._func.forward  # InLengthBuckets(InInt8(...))
-    quantized = wrapper._quantized
-    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in quantized.modules())
-    assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.transformer.modules())
+    return float32, int8
 
 
-def test_int8_trains_in_float32_and_requantizes_after_an_update(tiny_bert_dir, docs):
-    float32 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
-    int8 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, int8=True)
-    int8.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
+def test_int8_predicts_on_onnx_runtime_near_float32(tiny_bert_dir, docs):
+    float32, int8 = int8_beside_float32(tiny_bert_dir)
+    expected, got = float32.predict(docs), int8.predict(docs)
+    real = torch.as_tensor(real_positions(expected))
+    want, hidden = expected.model_output.last_hidden_state, got.model_output.last_hidden_state
+    assert hidden.dtype == torch.float32 and hidden.shape == want.shape
+    assert not torch.equal(hidden[real], want[real])  # the products really ran in int8
+    assert float((hidden[real] - want[real]).norm() / want[real].norm()) < 0.05
+    torch.testing.assert_close(got.model_output.pooler_output, expected.model_output.pooler_output, atol=0.05, rtol=0)
+    graph = int8.layers[0].attrs["int8_graph"]
+    assert graph.onnx is not None and graph.weights_sha256 == weights_sha256(int8.transformer)
+
+
+def test_int8_graph_keeps_feed_forward_outputs_in_float32(tiny_bert_dir):
+    import onnx
+
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8")
+    graph = onnx.load_from_string(build_int8_graph(model.transformer))
+    quantized = [n for n in graph.graph.node if n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+    float_matmuls = [n for n in graph.graph.node if n.op_type == "MatMul"]
+    layers = model.transformer.config.num_hidden_layers
+    assert len(quantized) >= 4 * layers  # query, key, value, attention output, intermediate
+    assert len(float_matmuls) >= layers  # each layer's feed-forward output (and attention's own products)
+    assert len(onnx.load_from_string(build_int8_graph(model.transformer, keep_ffn_output_float=False)).graph.node)
+
+
+def test_int8_trains_in_float32_and_rebuilds_after_an_update(tiny_bert_dir, docs):
+    float32, int8 = int8_beside_float32(tiny_bert_dir)
     hidden32, grads32 = hidden_and_grads(float32, docs)
     hidden8, grads8 = hidden_and_grads(int8, docs)
     torch.testing.assert_close(hidden8, hidden32, rtol=0, atol=0)  # training sees float32 only
@@ -220,13 +240,106 @@ def test_int8_trains_in_float32_and_requantizes_after_an_update(tiny_bert_dir, d
         for parameter in int8.transformer.parameters():
             parameter.mul_(1.5)  # an in-place update, as an optimizer step
     after = int8.predict(docs).model_output.last_hidden_state
-    assert not torch.allclose(after, before)  # a fresh int8 copy of the new weights
+    assert not torch.allclose(after, before)  # a graph of the new weights
+    assert int8.layers[0].attrs["int8_graph"].weights_sha256 == weights_sha256(int8.transformer)
 
 
-def test_int8_model_pickles(tiny_bert_dir, docs):
+def test_int8_graph_is_saved_with_the_model_and_checked_at_load(tiny_bert_dir, docs, monkeypatch):
+    _, int8 = int8_beside_float32(tiny_bert_dir)
+    want = int8.predict(docs).model_output.last_hidden_state
+    saved = int8.to_bytes()
+    loaded = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8").from_bytes(saved)
+    monkeypatch.setattr(onnx_int8, "build_int8_graph", lambda *a, **k: pytest.fail("rebuilt a matching graph"))
+    torch.testing.assert_close(loaded.predict(docs).model_output.last_hidden_state, want, rtol=0, atol=0)
+    monkeypatch.undo()
+    stale = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8").from_bytes(saved)
+    with torch.no_grad():
+        next(stale.transformer.parameters()).add_(0.5)  # weights that are not the graph's
+    with pytest.warns(UserWarning, match="built from other weights"):
+        stale.predict(docs)
+    assert stale.layers[0].attrs["int8_graph"].weights_sha256 == weights_sha256(stale.transformer)
+
+
+def test_int8_model_pickles_with_its_graph_and_no_session(tiny_bert_dir, docs):
     import pickle
 
-    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, int8=True)
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8")
     want = model.predict(docs).model_output.last_hidden_state
     copy = pickle.loads(pickle.dumps(model))
+    assert copy.layers[0].attrs["int8_graph"]._session is None
     torch.testing.assert_close(copy.predict(docs).model_output.last_hidden_state, want)
+
+
+def test_int8_without_onnxruntime_is_a_clear_error(tiny_bert_dir, docs, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name.startswith("onnxruntime"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8")
+    built = model.layers[0].attrs["int8_graph"]
+    model.layers[0].attrs["int8_graph"] = onnx_int8.Int8Graph(built.onnx, built.weights_sha256, loaded=True)
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    with pytest.raises(onnx_int8.Int8EngineError, match="runs on ONNX Runtime.*pip install 'onnxruntime"):
+        model.predict(docs)  # a loaded graph and no ONNX Runtime to run it
+    model.layers[0].attrs["int8_graph"] = onnx_int8.Int8Graph()
+    with pytest.raises(onnx_int8.Int8EngineError, match="builds its graph.*pip install 'onnxruntime"):
+        model.predict(docs)  # no graph and nothing to build one with
+
+
+@pytest.mark.parametrize(
+    "settings,expected",
+    [
+        ({}, "float32"),
+        ({"int8": True}, "int8"),
+        ({"cpu_bfloat16": True}, "bfloat16"),
+        ({"cpu_bfloat16": True, "precision": "float32"}, "float32"),
+        ({"precision": "auto"}, "auto"),
+        ({"int8": True, "precision": "int8"}, "int8"),
+    ],
+)
+def test_older_settings_map_to_a_precision(settings, expected):
+    assert (
+        check_precision(settings.get("precision"), settings.get("int8", False), settings.get("cpu_bfloat16", False))
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [({"precision": "fp16"}, "precision must be one of"), ({"precision": "float32", "int8": True}, "contradicts")],
+)
+def test_bad_precision_settings_are_clear_errors(tiny_bert_dir, settings, message):
+    with pytest.raises(ValueError, match=message):
+        build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, **settings)
+
+
+def test_auto_picks_int8_then_native_bfloat16_then_float32(monkeypatch):
+    monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: object())
+    assert precision_module.auto_precision() == "int8"
+    monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(precision_module, "cpu_has_bfloat16", lambda: True)
+    assert precision_module.auto_precision() == "bfloat16"
+    monkeypatch.setattr(precision_module, "cpu_has_bfloat16", lambda: False)
+    assert precision_module.auto_precision() == "float32"
+
+
+def test_auto_predicts_as_the_precision_it_picks(tiny_bert_dir, docs, monkeypatch):
+    monkeypatch.setattr(precision_module, "auto_precision", lambda: "int8")
+    float32, auto = int8_beside_float32(tiny_bert_dir)
+    auto = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="auto")
+    auto.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
+    _, int8 = int8_beside_float32(tiny_bert_dir)
+    torch.testing.assert_close(
+        auto.predict(docs).model_output.last_hidden_state, int8.predict(docs).model_output.last_hidden_state
+    )
+    monkeypatch.setattr(precision_module, "auto_precision", lambda: "float32")
+    again = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="auto")
+    again.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
+    torch.testing.assert_close(
+        again.predict(docs).model_output.last_hidden_state, float32.predict(docs).model_output.last_hidden_state
+    )

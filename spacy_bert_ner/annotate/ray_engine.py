@@ -26,10 +26,10 @@ from .run import Annotator
 class PipelineActor:
     """A Ray actor holding one loaded pipeline; called with batches of records as columns."""
 
-    def __init__(self, model: str, batch_size: int) -> None:
-        import spacy
+    def __init__(self, model: str, batch_size: int, precision: str | None = None) -> None:
+        from ..evaluation.predictors import load_pipeline
 
-        self.nlp = spacy.load(model)
+        self.nlp = load_pipeline(model, precision)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, numpy.ndarray]) -> dict[str, numpy.ndarray]:
@@ -50,6 +50,7 @@ def ray_annotator(
     num_workers: int = 2,
     cpus_per_worker: float = 1.0,
     address: str | None = None,
+    precision: str | None = None,
 ) -> Annotator:
     """An annotator for `annotate_files` that runs the pipeline on Ray (started or joined here)."""
     import ray
@@ -66,7 +67,7 @@ def ray_annotator(
         dataset = ray.data.from_items([_row(record) for record in records])
         annotated = dataset.map_batches(
             PipelineActor,
-            fn_constructor_kwargs={"model": model, "batch_size": batch_size},
+            fn_constructor_kwargs={"model": model, "batch_size": batch_size, "precision": precision},
             batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(size=num_workers),
             num_cpus=cpus_per_worker,

@@ -33,9 +33,9 @@ class Predictor(Protocol):
 class SpacyPredictor:
     """A spaCy pipeline (folder or installed package) run with `nlp.pipe` on the gold tokens."""
 
-    def __init__(self, model: str, gpu_id: int = -1) -> None:
+    def __init__(self, model: str, gpu_id: int = -1, precision: str | None = None) -> None:
         use_device(gpu_id)
-        self.nlp = load_pipeline(model)
+        self.nlp = load_pipeline(model, precision)
         self.vocab = self.nlp.vocab
         self.info = {**pipeline_info(self.nlp, model), "device": f"gpu:{gpu_id}" if gpu_id >= 0 else "cpu"}
 
@@ -73,11 +73,21 @@ def check_model(model: str) -> None:
         raise ReportError(f"Model not found: {model} is neither a folder nor an installed pipeline package")
 
 
-def load_pipeline(model: str) -> Language:
-    """A pipeline folder or an installed pipeline package, as `spacy.load` takes it."""
+def load_pipeline(model: str, precision: str | None = None) -> Language:
+    """A pipeline folder or an installed pipeline package, as `spacy.load` takes it; with a
+    `precision`, its transformer predicting in that instead of its config's."""
+    from ..pipeline.precision import PRECISIONS, set_precision
+
     check_model(model)
+    if precision is not None and precision not in PRECISIONS:  # before the slow load
+        raise ReportError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     try:
-        return spacy.load(model)
+        nlp = spacy.load(model)
+        if precision is not None and not set_precision(nlp, precision):
+            raise ReportError(
+                f"{model}: --precision needs a spacy_bert_ner.TransformerModel.v1 transformer; it has none"
+            )
+        return nlp
     except (OSError, ValueError, KeyError) as err:
         raise ReportError(f"Could not load the pipeline {model}: {err}") from err
 

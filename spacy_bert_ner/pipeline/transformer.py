@@ -1,17 +1,20 @@
 """`spacy_bert_ner.TransformerModel.v1`: spacy-transformers' TransformerModel.v3, run in length
-buckets and, optionally, in bfloat16 on a CPU that has it natively.
+buckets, trained in bfloat16 on a CPU that has it natively if asked, predicting in the precision
+asked for (float32, bfloat16, int8 or auto: precision.py).
 
     [components.transformer.model]
     @architectures = "spacy_bert_ner.TransformerModel.v1"
     name = "bert-base-cased"
     bucket_overhead = 64
     cpu_bfloat16 = false
-    int8 = false
+    precision = "float32"
     # ... and the settings of spacy-transformers.TransformerModel.v3
 
 The model is TransformerModel.v3's own (same weights, serialization, alignment and listeners);
-only the call into the Hugging Face model is wrapped (see length_buckets.py, cpu_bfloat16.py and
-int8.py), and the token-to-wordpiece alignment is computed by vectorised code (alignment.py).
+only the call into the Hugging Face model is wrapped (see length_buckets.py, precision.py,
+cpu_bfloat16.py and onnx_int8.py), and the token-to-wordpiece alignment is computed by vectorised
+code (alignment.py). The int8 graph, once built, is kept in the HF layer's attributes and saved
+with them.
 """
 
 from collections.abc import Callable
@@ -21,9 +24,10 @@ from spacy_transformers.architectures import create_TransformerModel_v3
 from thinc.api import Model
 
 from . import alignment, threads  # noqa: F401  (threads: one torch thread in worker processes)
-from .cpu_bfloat16 import InCPUBfloat16
-from .int8 import InInt8
 from .length_buckets import InLengthBuckets
+from .onnx_int8 import ATTR as INT8_GRAPH_ATTR
+from .onnx_int8 import Int8Graph
+from .precision import InPrecision, check_precision
 
 
 @registry.architectures("spacy_bert_ner.TransformerModel.v1")
@@ -37,10 +41,13 @@ def transformer_model_in_length_buckets(
     bucket_overhead: int = 64,
     cpu_bfloat16: bool = False,
     int8: bool = False,
+    precision: str | None = None,
 ) -> Model:
-    """spacy-transformers.TransformerModel.v3 whose transformer calls run in length buckets, in
-    bfloat16 on a CPU that has it natively if `cpu_bfloat16`, and predict with int8 linear layers
-    on a CPU if `int8`."""
+    """spacy-transformers.TransformerModel.v3 whose transformer calls run in length buckets,
+    training in bfloat16 on a CPU that has it natively if `cpu_bfloat16`, predicting on a CPU in
+    `precision` ("float32", "bfloat16", "int8" or "auto"; None: from the older `int8` and
+    `cpu_bfloat16` settings)."""
+    precision = check_precision(precision, int8, cpu_bfloat16)
     if bucket_overhead < 0:
         raise ValueError(f"bucket_overhead must be 0 or more wordpieces, got {bucket_overhead}")
     model = create_TransformerModel_v3(
@@ -54,10 +61,6 @@ def transformer_model_in_length_buckets(
     # working.
     model._func = alignment.forward
     hf_layer = model.layers[0]
-    forward = hf_layer._func
-    if cpu_bfloat16:
-        forward = InCPUBfloat16(forward)
-    if int8:
-        forward = InInt8(forward)
-    hf_layer._func = InLengthBuckets(forward, bucket_overhead)
+    hf_layer._func = InLengthBuckets(InPrecision(hf_layer._func, precision, cpu_bfloat16), bucket_overhead)
+    hf_layer.attrs[INT8_GRAPH_ATTR] = Int8Graph()
     return model

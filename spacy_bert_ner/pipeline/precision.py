@@ -1,0 +1,118 @@
+"""The precision the transformer predicts in on a CPU: `precision` in spacy_bert_ner.TransformerModel.v1.
+
+    float32    as trained
+    bfloat16   torch.autocast("cpu", bfloat16), where the CPU has native bfloat16 (AVX512-BF16 or
+               AMX); elsewhere a warning and float32 (emulated bfloat16 is slower)
+    int8       the int8 ONNX Runtime graph of onnx_int8.py (needs `onnxruntime`)
+    auto       the fastest of these whose F1 held in the measurements (docs/results.md): int8
+               where ONNX Runtime can be imported, else bfloat16 where the CPU has it natively,
+               else float32; chosen once a process, at the first prediction, on the CPU it runs on
+
+Training is not affected: it runs in float32, or under CPU bfloat16 autocast with `cpu_bfloat16`.
+On a GPU, prediction runs as spacy-transformers runs it (`mixed_precision` there). The older
+settings still load: `int8 = true` is `precision = "int8"`, and `cpu_bfloat16 = true` without a
+`precision` predicts in bfloat16 as it trains.
+"""
+
+import importlib.util
+import logging
+from collections.abc import Callable
+
+import numpy
+from spacy.language import Language
+from spacy_transformers.data_classes import WordpieceBatch
+from thinc.api import Model
+from transformers.file_utils import ModelOutput
+
+from .cpu_bfloat16 import InCPUBfloat16, cpu_has_bfloat16
+from .onnx_int8 import int8_forward
+
+Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
+logger = logging.getLogger("spacy_bert_ner")
+
+
+def check_precision(precision: str | None, int8: bool, cpu_bfloat16: bool) -> str:
+    """The precision asked for, with the older boolean settings folded in; a clear error for a
+    name that is not one or for settings that disagree."""
+    if precision is None:
+        return "int8" if int8 else "bfloat16" if cpu_bfloat16 else "float32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    if int8 and precision != "int8":
+        raise ValueError(
+            f"int8 = true (the older spelling of precision = 'int8') contradicts precision = {precision!r}"
+        )
+    return precision
+
+
+def auto_precision() -> str:
+    """What `auto` picks on this machine."""
+    if importlib.util.find_spec("onnxruntime") is not None:
+        return "int8"
+    if cpu_has_bfloat16():
+        return "bfloat16"
+    return "float32"
+
+
+class InPrecision:
+    """The HF wrapper layer's forward: training as `cpu_bfloat16` says, prediction on a CPU in
+    `precision`. A class rather than a closure, so the model pickles."""
+
+    def __init__(self, forward: Forward, precision: str, cpu_bfloat16: bool) -> None:
+        self.forward = forward
+        self.precision = precision
+        self.in_bfloat16 = InCPUBfloat16(forward) if cpu_bfloat16 or precision in ("bfloat16", "auto") else None
+        self.train_forward = self.in_bfloat16 if cpu_bfloat16 else forward
+        self._chosen: str | None = None
+
+    def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
+        if is_train:
+            return self.train_forward(model, wordpieces, is_train)
+        if not isinstance(wordpieces.input_ids, numpy.ndarray):  # on a GPU
+            return self.forward(model, wordpieces, is_train)
+        chosen = self.chosen()
+        if chosen == "int8":
+            return int8_forward(model, wordpieces)
+        if chosen == "bfloat16" and self.in_bfloat16 is not None:
+            return self.in_bfloat16(model, wordpieces, is_train)
+        return self.forward(model, wordpieces, is_train)
+
+    def set(self, precision: str) -> None:
+        """Predict in `precision` from now on (chosen again at the next prediction)."""
+        self.precision = check_precision(precision, False, False)
+        if self.in_bfloat16 is None and precision in ("bfloat16", "auto"):
+            self.in_bfloat16 = InCPUBfloat16(self.forward)
+        self._chosen = None
+
+    def chosen(self) -> str:
+        """The precision prediction runs in, `auto` resolved on this machine (once a process)."""
+        if self._chosen is None:
+            self._chosen = auto_precision() if self.precision == "auto" else self.precision
+            if self.precision == "auto":
+                logger.info("precision auto: predicting in %s", self._chosen)
+        return self._chosen
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_chosen": None}  # chosen again on the machine it is unpickled on
+
+
+def set_precision(nlp: Language, precision: str) -> list[str]:
+    """Make each spacy_bert_ner transformer in `nlp` predict in `precision`, as that setting in
+    its config would at load (the config itself is left as it is); returns their names."""
+    check_precision(precision, False, False)
+    names = []
+    for name, pipe in nlp.pipeline:
+        wrapper = _precision_wrapper(getattr(pipe, "model", None))
+        if wrapper is not None:
+            wrapper.set(precision)
+            names.append(name)
+    return names
+
+
+def _precision_wrapper(model: Model | None) -> "InPrecision | None":
+    layers = getattr(model, "layers", None)
+    if not layers:
+        return None
+    forward = getattr(getattr(layers[0], "_func", None), "forward", None)  # inside InLengthBuckets
+    return forward if isinstance(forward, InPrecision) else None
