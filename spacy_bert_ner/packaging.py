@@ -54,7 +54,7 @@ def package_pipeline(
     name: str,
     version: str,
     meta_path: Path | None = None,
-    precision: str | None = "auto",
+    precision: str | None = None,
 ) -> Path:
     """Build `output_dir/<lang>_<name>-<version>/dist/<...>.whl` and return its path. `precision`
     (None: as the pipeline's config has it) is written into the packaged config; with "int8" or

@@ -127,23 +127,24 @@ def test_conversion_bench_missing_file_exits_1_naming_it(tmp_path):
 @pytest.mark.slow
 def test_inference_rounds_run_every_system_in_turn(tiny_pipeline, tiny_bert_dir, tiny_corpus_dir, tmp_path):
     """Each round runs the pipeline, then the bare encoder with the windows, sub-batches, buckets and
-    precision the pipeline itself uses (tiny_pipeline's are not the config's). The transformers
-    pipeline and recipe rows: test_project.py's benchmark test."""
+    precision the pipeline itself uses (tiny_pipeline's are not the config's), in each precision
+    asked for; `auto` names what it chose. The transformers pipeline and recipe rows:
+    test_project_real_data.py's benchmark test."""
     output = tmp_path / "inference.md"
     args = ["-m", "spacy_bert_ner.cli", "bench", "inference", str(tiny_pipeline), "--data"]
-    args += [str(tiny_corpus_dir / "dev.spacy"), "--encoder", str(tiny_bert_dir)]
+    args += [str(tiny_corpus_dir / "dev.spacy"), "--encoder", str(tiny_bert_dir), "--precisions", "float32,auto"]
     args += ["--repeats", "1", "--rounds", "2", "--output", str(output)]
     result = _run(args)
     assert result.returncode == 0, result.stderr[-2000:]
     said = " ".join(result.stdout.split())  # wasabi wraps long lines
-    assert said.count("round 1/2: ") == 2 and said.count("round 2/2: ") == 2
+    assert said.count("round 1/2: ") == 4 and said.count("round 2/2: ") == 4
     text = output.read_text(encoding="utf-8")
     assert "best of 1 passes in each of 2 rounds" in text
     ceiling = "Ceiling: strided windows of 64 tokens every 48, sub-batches of at most 4096 padded tokens"
-    precision = "bfloat16 (torch.autocast on the CPU)" if cpu_has_bfloat16() else "float32"
-    assert f"{ceiling}, in length buckets (overhead 32 wordpieces), in {precision}." in " ".join(text.split())
+    assert f"{ceiling}, in length buckets (overhead 32 wordpieces)." in " ".join(text.split())
     table = markdown_tables(text)["Inference speed"]
-    assert len(table) == 3 and NUMBER.match(column(table, "vs ceiling")[0])
+    assert len(table) == 5 and all(NUMBER.match(v) for v in column(table, "vs ceiling")[::2])
+    assert column(table, "precision") == ["float32", "float32", "auto: int8", "auto: int8"]  # onnxruntime is installed
 
 
 def test_suite_skips_the_conversion_table_naming_the_missing_file(tmp_path):

@@ -343,3 +343,21 @@ def test_auto_predicts_as_the_precision_it_picks(tiny_bert_dir, docs, monkeypatc
     torch.testing.assert_close(
         again.predict(docs).model_output.last_hidden_state, float32.predict(docs).model_output.last_hidden_state
     )
+
+
+def test_auto_falls_back_with_a_warning_where_int8_cannot_run(tiny_bert_dir, docs, monkeypatch):
+    float32 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
+    monkeypatch.setattr(precision_module, "auto_precision", lambda: "float32")
+    auto = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="auto")
+    auto.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
+    monkeypatch.setattr(precision_module, "auto_precision", lambda: "int8")
+    monkeypatch.setattr(precision_module, "cpu_has_bfloat16", lambda: False)
+    auto.layers[0]._func.forward._chosen = None  # chosen again, now as int8
+
+    def cannot_build(*args, **kwargs):
+        raise onnx_int8.Int8EngineError("no exporter")
+
+    monkeypatch.setattr(onnx_int8, "build_int8_graph", cannot_build)
+    with pytest.warns(UserWarning, match="int8 cannot run .*no exporter.*predicting in float32"):
+        got = auto.predict(docs).model_output.last_hidden_state
+    torch.testing.assert_close(got, float32.predict(docs).model_output.last_hidden_state)

@@ -39,45 +39,70 @@ def inference_section(
     hf_model: Path | None = None,
     limit: int = 0,
     rounds: int = 1,
+    precisions: list[str] | None = None,
 ) -> Section:
     """Measure each pipeline and the reference rows; one table row each. With several `rounds`,
     every system runs once a round (a fresh process each time), so a machine whose speed drifts
-    slows all of them alike; each row keeps its best pass over all rounds."""
-    runs = [(str(model), "pipeline", {"n_process": n_process}) for model in models]
-    if encoder is not None:
-        runs.append((str(encoder), "encoder", {}))
+    slows all of them alike; each row keeps its best pass over all rounds. With `precisions`,
+    each pipeline runs in each of them, and the ceiling and the recipe run in each as their peers
+    (the recipe in float32 stays the reference every row is a multiple of)."""
+    modes: list[str | None] = list(precisions) if precisions else [None]
+    runs: list[tuple[str, str, dict[str, Any]]] = []
+    window_source: dict[int, int] = {}  # a ceiling run -> the pipeline run whose windows it copies
+    for mode in modes:
+        first_pipeline = len(runs)
+        runs += [(str(model), "pipeline", {"n_process": n_process, **_mode(mode)}) for model in models]
+        if encoder is not None:
+            window_source[len(runs)] = first_pipeline
+            runs.append((str(encoder), "encoder", _mode(mode)))
+        if hf_model is not None:
+            runs.append((str(hf_model), "recipe", {"precision": mode or "float32"}))
     if hf_model is not None:
         runs.append((str(hf_model), "hf_pipeline", {}))
-        runs.append((str(hf_model), "recipe", {}))
+        if not {None, "float32"} & set(modes):
+            runs.append((str(hf_model), "recipe", {"precision": "float32"}))
     best: list[dict[str, Any] | None] = [None] * len(runs)
     for round_ in range(rounds):
         for i, (model, worker, extra) in enumerate(runs):
-            if worker == "encoder":
-                extra = next(filter(None, (_window_settings(r) for r in best if r is not None)), {})
+            source = best[window_source[i]] if i in window_source and models else None
+            if source is not None:  # the pipeline's windows, in the precision it chose (auto resolved)
+                extra = {**extra, **_window_settings(source)}
             label = f"round {round_ + 1}/{rounds}: " if rounds > 1 else ""
             msg.text(f"Inference: {label}{model} ({worker}{f', {extra}' if extra else ''}) ...")
             figures = run_worker(
                 worker, model=model, data=str(data), batch_size=batch_size, repeats=repeats, limit=limit, **extra
             )
             best[i] = _better(best[i], figures)
-    results = [(model, worker, extra.get("n_process", 1), r) for (model, worker, extra), r in zip(runs, best)]
-    reference = {worker: figures["words_per_sec"] for _, worker, _, figures in results if worker != "pipeline"}
+    results = [(model, worker, extra, r) for (model, worker, extra), r in zip(runs, best)]
+    reference = {
+        (worker, figures.get("precision", "float32")): figures["words_per_sec"]
+        for _, worker, _, figures in results
+        if worker != "pipeline"
+    }
 
-    def ratio(speed: float, worker: str, ref: str) -> str:
+    def ratio(speed: float, worker: str, ref: tuple[str, str]) -> str:
         return f"{speed / reference[ref]:.2f}x" if ref in reference and worker == "pipeline" else ""
 
-    header = ["pipeline", "pipes", "docs", "words", "batch", "procs", "best (s)", "words/sec"]
-    header += ["vs ceiling"] if "encoder" in reference else []
-    header += ["vs HF pipeline"] if "hf_pipeline" in reference else []
-    header += ["vs recipe"] if "recipe" in reference else []
+    has = {worker for worker, _ in reference}
+    peers = precisions is not None and "recipe" in has
+    header = ["pipeline", "precision", "pipes", "docs", "words", "batch", "procs", "best (s)", "words/sec"]
+    header += ["vs ceiling"] if "encoder" in has else []
+    header += ["vs HF pipeline"] if "hf_pipeline" in has else []
+    header += ["vs recipe"] if "recipe" in has else []
+    header += ["vs recipe, same precision"] if peers else []
     header += ["peak RSS (MB)"]
     rows = []
-    for model, worker, procs, r in results:
-        row = [model, "+".join(r["pipes"]), r["docs"], r["words"], batch_size, procs, f"{r['seconds']:.2f}"]
+    for model, worker, extra, r in results:
+        mode = r.get("precision", "float32" if worker != "pipeline" else "")
+        shown = f"auto: {mode}" if extra.get("precision") == "auto" else mode
+        row = [model if worker == "pipeline" else f"{model} ({worker})", shown, "+".join(r["pipes"]), r["docs"]]
+        row += [r["words"], batch_size, extra.get("n_process", 1), f"{r['seconds']:.2f}"]
         row.append(words_per_sec(r["words_per_sec"]))
-        row += [ratio(r["words_per_sec"], worker, "encoder")] if "encoder" in reference else []
-        row += [ratio(r["words_per_sec"], worker, "hf_pipeline")] if "hf_pipeline" in reference else []
-        row += [ratio(r["words_per_sec"], worker, "recipe")] if "recipe" in reference else []
+        speed = r["words_per_sec"]
+        row += [ratio(speed, worker, ("encoder", mode))] if "encoder" in has else []
+        row += [ratio(speed, worker, ("hf_pipeline", "float32"))] if "hf_pipeline" in has else []
+        row += [ratio(speed, worker, ("recipe", "float32"))] if "recipe" in has else []
+        row += [ratio(speed, worker, ("recipe", mode))] if peers else []
         row.append(f"{r['peak_rss_mb']:,.0f}")
         rows.append(row)
     notes = [
@@ -85,7 +110,8 @@ def inference_section(
         + (f" passes in each of {rounds} rounds (every system once a round, in turn)" if rounds > 1 else "")
         + ". The "
         "recipe row is the classic recipe's own batched inference (as `report` runs it), the HF pipeline "
-        "row transformers' `pipeline()` on the same model."
+        "row transformers' `pipeline()` on the same model. A pipeline's precision is the one it predicted "
+        "in (`auto` resolved on this CPU); the ceiling runs the windows of the pipeline measured before it."
     ]
     ceiling = next((figures for _, worker, _, figures in results if worker == "encoder"), None)
     if ceiling is not None:
@@ -93,8 +119,7 @@ def inference_section(
         notes.append(
             f"Ceiling: strided windows of {ceiling['window']} tokens every {ceiling['stride']}, "
             f"sub-batches of at most {ceiling['max_batch_items']} padded tokens"
-            + (f", in length buckets (overhead {buckets} wordpieces)" if buckets is not None else ", one call each")
-            + (", in bfloat16 (torch.autocast on the CPU)." if ceiling.get("cpu_bfloat16") else ", in float32.")
+            + (f", in length buckets (overhead {buckets} wordpieces)." if buckets is not None else ", one call each.")
         )
     return Section("Inference speed", header, rows, notes)
 
@@ -138,8 +163,12 @@ def _better(best: dict[str, Any] | None, figures: dict[str, Any]) -> dict[str, A
     }
 
 
+def _mode(precision: str | None) -> dict[str, str]:
+    return {"precision": precision} if precision else {}
+
+
 def _window_settings(figures: dict[str, Any]) -> dict[str, Any]:
-    keys = ("window", "stride", "max_batch_items", "bucket_overhead", "cpu_bfloat16")
+    keys = ("window", "stride", "max_batch_items", "bucket_overhead", "precision")
     return {key: figures[key] for key in keys if key in figures}
 
 
@@ -154,11 +183,28 @@ def main(
     output: Path | None = typer.Option(None, help="Also write the table as Markdown here"),
     encoder: Path | None = typer.Option(None, help="Encoder folder for the bare forward-pass ceiling row"),
     hf_model: Path | None = typer.Option(None, help="Token-classification model for the transformers pipeline row"),
+    precisions: str | None = typer.Option(
+        None, help="Comma-separated, e.g. float32,bfloat16,int8,auto: each pipeline, the ceiling and the recipe in each"
+    ),
 ) -> None:
     """Words/sec and peak RSS of each pipeline on the same file, batch size and process count."""
     if not data.exists():
         msg.fail(f"Data file not found: {data}", exits=1)
     run_and_show(
-        lambda: inference_section(models, data, batch_size, n_process, repeats, encoder, hf_model, limit, rounds),
+        lambda: inference_section(
+            models, data, batch_size, n_process, repeats, encoder, hf_model, limit, rounds, _precisions(precisions)
+        ),
         output,
     )
+
+
+def _precisions(option: str | None) -> list[str] | None:
+    from ..pipeline.precision import PRECISIONS
+
+    if option is None:
+        return None
+    names = [name.strip() for name in option.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PRECISIONS]
+    if unknown or not names:
+        msg.fail(f"--precisions: {', '.join(unknown) or 'none given'}; choose from {', '.join(PRECISIONS)}", exits=1)
+    return names

@@ -44,17 +44,25 @@ def _result(n_docs: int, n_words: int, times: list[float], pipes: list[str], **e
 
 
 def pipeline(
-    model: str, data: str, batch_size: int = 32, n_process: int = 1, repeats: int = 2, limit: int = 0, copies: int = 1
+    model: str,
+    data: str,
+    batch_size: int = 32,
+    n_process: int = 1,
+    repeats: int = 2,
+    limit: int = 0,
+    copies: int = 1,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Words/sec of `nlp.pipe` over the gold tokens and sentence starts of `data` (its first `limit`
     Docs, `copies` times over; as `report` runs a pipeline, and as the recipe gets its sentences),
-    streamed: Docs are made as the pipeline asks for them and dropped after."""
-    import spacy
+    streamed: Docs are made as the pipeline asks for them and dropped after. With a `precision`,
+    the transformer predicts in it (an int8 graph not saved with the pipeline is built during the
+    warm-up, untimed)."""
     from spacy.tokens import Doc
 
-    from spacy_bert_ner.evaluation.predictors import unannotated_copy
+    from spacy_bert_ner.evaluation.predictors import load_pipeline, unannotated_copy
 
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model, precision)
     gold = _gold_docs(data, limit)
 
     def stream() -> Iterator[Doc]:
@@ -84,9 +92,43 @@ def _windows(nlp: Any) -> dict[str, Any]:
     settings = {"window": get_spans["window"], "stride": get_spans["stride"]}
     settings["max_batch_items"] = component.get("max_batch_items", 4096)
     if component["model"]["@architectures"] == "spacy_bert_ner.TransformerModel.v1":
+        from ..pipeline.precision import _precision_wrapper
+
         settings["bucket_overhead"] = component["model"]["bucket_overhead"]
-        settings["cpu_bfloat16"] = bool(component["model"].get("cpu_bfloat16", False))
+        settings["precision"] = _precision_wrapper(nlp.get_pipe("transformer").model).chosen()
     return settings
+
+
+class Int8Module:
+    """A Hugging Face model's prediction run by ONNX Runtime on its int8 graph (the pipeline's
+    engine, pipeline/onnx_int8.py), for the reference rows: called as the model is, returning its
+    output fields; `eval`, `train`, `parameters` and `config` are the float model's."""
+
+    def __init__(self, float_model: Any) -> None:
+        from ..pipeline.onnx_int8 import Int8Graph
+
+        self.float_model, self.config, self.graph = float_model, float_model.config, Int8Graph()
+        self.graph.ensure(float_model)  # here, not under the predictor's inference_mode
+        self.training = False
+
+    def __call__(self, **inputs: Any) -> Any:
+        import numpy
+        import torch
+        from transformers.file_utils import ModelOutput
+
+        session = self.graph.session(self.float_model)
+        feed = {i.name: numpy.asarray(inputs[i.name], dtype="int64") for i in session.get_inputs()}
+        names = [output.name for output in session.get_outputs()]
+        return ModelOutput({n: torch.from_numpy(a) for n, a in zip(names, session.run(None, feed))})
+
+    def eval(self) -> "Int8Module":
+        return self
+
+    def train(self, mode: bool = True) -> "Int8Module":
+        return self
+
+    def parameters(self) -> Any:
+        return self.float_model.parameters()
 
 
 def encoder(
@@ -98,7 +140,7 @@ def encoder(
     stride: int = 96,
     max_batch_items: int = 4096,
     bucket_overhead: int | None = None,
-    cpu_bfloat16: bool = False,
+    precision: str = "float32",
     limit: int = 0,
 ) -> dict[str, Any]:
     """The ceiling: a bare forward pass of the encoder (AutoModel, no head) over the same Docs
@@ -106,8 +148,8 @@ def encoder(
     time, split into length-sorted sub-batches of at most `max_batch_items` padded tokens, each
     Doc cut into strided windows of `window` tokens every `stride`; tokenization included. With
     `bucket_overhead`, each sub-batch's windows run in length buckets, as in this package's
-    spacy_bert_ner.TransformerModel.v1; with `cpu_bfloat16`, under torch.autocast("cpu", bfloat16)
-    where the CPU has it natively, as that architecture does."""
+    spacy_bert_ner.TransformerModel.v1; in `precision` as that architecture predicts in it (bfloat16:
+    torch.autocast where the CPU has it natively; int8: ONNX Runtime on the same int8 graph)."""
     import torch
     from spacy_transformers.util import batch_by_length
     from transformers import AutoModel, AutoTokenizer
@@ -117,6 +159,8 @@ def encoder(
 
     tokenizer = AutoTokenizer.from_pretrained(model, use_fast=True)
     bare = AutoModel.from_pretrained(model).eval()
+    if precision == "int8":
+        bare = Int8Module(bare)
     docs = _words(data, limit)
 
     def windows(words: Sequence[str]) -> list[Sequence[str]]:
@@ -128,7 +172,7 @@ def encoder(
             start += stride
         return spans
 
-    in_bfloat16 = cpu_bfloat16 and cpu_has_bfloat16()
+    in_bfloat16 = precision == "bfloat16" and cpu_has_bfloat16()
 
     @torch.no_grad()
     @torch.autocast("cpu", dtype=torch.bfloat16, enabled=in_bfloat16)
@@ -156,7 +200,7 @@ def encoder(
         stride=stride,
         max_batch_items=max_batch_items,
         bucket_overhead=bucket_overhead,
-        cpu_bfloat16=in_bfloat16,
+        precision="float32" if precision == "bfloat16" and not in_bfloat16 else precision,
     )
     return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"], **settings)
 
@@ -176,20 +220,29 @@ def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, l
     return _result(len(texts), n_words, times, ["transformers token-classification pipeline"])
 
 
-def recipe(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> dict[str, Any]:
+def recipe(
+    model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0, precision: str = "float32"
+) -> dict[str, Any]:
     """The classic recipe's own batched inference, as the `report` command runs it: the fine-tuned
-    AutoModelForTokenClassification over the gold tokens, first-subword tags, batched chunks."""
+    AutoModelForTokenClassification over the gold tokens, first-subword tags, batched chunks; in
+    `precision` the way the pipeline runs it (bfloat16: Trainer's bf16 autocast; int8: its int8
+    graph on ONNX Runtime)."""
     from spacy.tokens import DocBin
     from spacy.vocab import Vocab
 
     from ..baseline.predict import BaselinePredictor
 
     predictor = BaselinePredictor(model)
+    predictor.settings = {**predictor.settings, "bf16": precision == "bfloat16"}
+    if precision == "int8":
+        predictor.model = Int8Module(predictor.model)
     docs = list(DocBin().from_disk(data).get_docs(Vocab()))
     docs = docs[:limit] if limit else docs
     predictor.predict(docs[:batch_size], batch_size)  # warm-up
     _, times, _ = best_of(repeats, lambda: predictor.predict(docs, batch_size))
-    return _result(len(docs), sum(len(doc) for doc in docs), times, ["classic recipe (batched, report)"])
+    return _result(
+        len(docs), sum(len(doc) for doc in docs), times, ["classic recipe (batched, report)"], precision=precision
+    )
 
 
 def training(config: str, overrides: dict[str, Any], steps: int = 30, warmup: int = 3) -> dict[str, Any]:

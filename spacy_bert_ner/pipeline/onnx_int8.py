@@ -150,20 +150,29 @@ def build_int8_graph(float_model: torch.nn.Module, *, keep_ffn_output_float: boo
         graph = onnx.load(str(float_path), load_external_data=False)
         excluded = ffn_output_matmuls(graph) if keep_ffn_output_float else []
         del graph
-        quantize_dynamic(
-            str(float_path),
-            str(int8_path),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_exclude=excluded,
-            extra_options={"MatMulConstBOnly": True},
-            use_external_data_format=False,
-        )
+        root, level = logging.getLogger(), logging.getLogger().level
+        root.setLevel(max(level, logging.ERROR))  # quantize_dynamic logs advice meant for image models
+        try:
+            _quantize(quantize_dynamic, QuantType, float_path, int8_path, excluded)
+        finally:
+            root.setLevel(level)
         data = int8_path.read_bytes()
     logger.info(
         "precision int8: built the int8 graph (%.1f MB) in %.1f s", len(data) / 1e6, time.perf_counter() - start
     )
     return data
+
+
+def _quantize(quantize_dynamic: Callable, quant_type: Any, source: Path, target: Path, excluded: list[str]) -> None:
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=quant_type.QInt8,
+        per_channel=True,
+        nodes_to_exclude=excluded,
+        extra_options={"MatMulConstBOnly": True},
+        use_external_data_format=False,
+    )
 
 
 def export_onnx(float_model: torch.nn.Module, path: Path) -> None:

@@ -7,6 +7,8 @@
     auto       the fastest of these whose F1 held in the measurements (docs/results.md): int8
                where ONNX Runtime can be imported, else bfloat16 where the CPU has it natively,
                else float32; chosen once a process, at the first prediction, on the CPU it runs on
+               (int8 that cannot run, e.g. no graph and no exporter to build one, falls back
+               with a warning)
 
 Training is not affected: it runs in float32, or under CPU bfloat16 autocast with `cpu_bfloat16`.
 On a GPU, prediction runs as spacy-transformers runs it (`mixed_precision` there). The older
@@ -16,6 +18,7 @@ settings still load: `int8 = true` is `precision = "int8"`, and `cpu_bfloat16 = 
 
 import importlib.util
 import logging
+import warnings
 from collections.abc import Callable
 
 import numpy
@@ -25,7 +28,7 @@ from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
 from .cpu_bfloat16 import InCPUBfloat16, cpu_has_bfloat16
-from .onnx_int8 import int8_forward
+from .onnx_int8 import Int8EngineError, int8_forward
 
 Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")
@@ -73,7 +76,14 @@ class InPrecision:
             return self.forward(model, wordpieces, is_train)
         chosen = self.chosen()
         if chosen == "int8":
-            return int8_forward(model, wordpieces)
+            try:
+                return int8_forward(model, wordpieces)
+            except Int8EngineError as err:
+                if self.precision != "auto":
+                    raise
+                self._chosen = "bfloat16" if cpu_has_bfloat16() else "float32"
+                warnings.warn(f"precision auto: int8 cannot run ({err}); predicting in {self._chosen}", stacklevel=2)
+                return self(model, wordpieces, is_train)
         if chosen == "bfloat16" and self.in_bfloat16 is not None:
             return self.in_bfloat16(model, wordpieces, is_train)
         return self.forward(model, wordpieces, is_train)
