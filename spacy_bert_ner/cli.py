@@ -417,13 +417,15 @@ def package_cli(
     version: str = typer.Option("0.1.0", help="Package version"),
     meta_path: Path | None = typer.Option(None, "--meta", help="meta.json template: description, licence, sources"),
     precision: str = typer.Option(
-        "config",
-        help="Prediction precision written into the package: config (as trained), auto, float32, bfloat16, int8",
+        "auto",
+        help="Prediction precision written into the package: auto (int8 where ONNX Runtime is installed, "
+        "else native bfloat16, else float32), float32, bfloat16, int8, or config (as trained)",
     ),
 ) -> None:
     """Build a pip wheel of a trained pipeline that installs and loads on its own: spaCy's
     `package` with this project's runtime modules (spacy_bert_ner.pipeline) inside. With
-    `--precision auto` or `int8`, the int8 graph is built into it."""
+    `--precision auto` (the default) or `int8`, the int8 graph is built into it and the wheel
+    requires ONNX Runtime."""
     from .packaging import PackagingError, package_pipeline
 
     try:

@@ -154,3 +154,28 @@ def test_suite_skips_the_conversion_table_naming_the_missing_file(tmp_path):
     present.write_text("-DOCSTART- -X- -X- O\n", encoding="utf-8")
     section = conversion_or_skipped(tmp_path / "missing.csv", present)
     assert section.title == "Conversion speed" and section.rows == [[f"not found: {tmp_path / 'missing.csv'}"]]
+
+
+def test_ceiling_copies_sentence_windows(tiny_pipeline, tiny_bert_dir, tiny_corpus_dir):
+    """A pipeline on spacy_bert_ner.sentence_spans.v1 gives the ceiling sentence windows, which cover
+    every token once (strided windows of 64 every 48 would cover some twice)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from spacy_bert_ner.benchmarks import workers
+    from spacy_bert_ner.pipeline.sentence_spans import sentence_windows
+
+    get_spans = {"@span_getters": "spacy_bert_ner.sentence_spans.v1", "window": 64, "stride": 48}
+    nlp = spacy.load(tiny_pipeline, config={"components.transformer.model.get_spans": get_spans})
+    settings = workers._windows(nlp)
+    assert {key: settings[key] for key in ("window", "stride", "spans")} == {
+        "window": 64,
+        "stride": 48,
+        "spans": "sentences",
+    }
+    data = str(tiny_corpus_dir / "dev.spacy")
+    figures = workers.encoder(str(tiny_bert_dir), data, repeats=1, **settings)
+    docs = list(DocBin().from_disk(data).get_docs(nlp.vocab))
+    assert figures["spans"] == "sentences" and figures["words"] == sum(map(len, docs))
+    windows = [w for doc in docs for w in sentence_windows(doc, 64, 48)]
+    assert sum(end - start for start, end in windows) == figures["words"]  # each token in one window

@@ -134,14 +134,17 @@ def test_workflow_learns_the_samples(project_dir: Path, head: str):
 # --- the wheels on their own ----------------------------------------------------------------
 
 LOAD_SCRIPT = """
-import json, sys, spacy
+import importlib, json, sys, spacy
 nlp = spacy.load(sys.argv[1])
 doc = nlp('Angela Merkel met officials from the United Nations in Paris on Monday .')
 pipe = nlp.get_pipe(nlp.pipe_names[1])
+# the runtime in use: the library's where it is installed beside (its entry points win), else the wheel's
+runtime = sys.modules.get('spacy_bert_ner.pipeline.precision') or importlib.import_module(sys.argv[1] + '.precision')
 print(json.dumps({'pipes': nlp.pipe_names, 'ents': [(e.text, e.label_) for e in doc.ents],
                   'confidence': [e._.get('confidence') if e.has_extension('confidence') else None
                                  for e in doc.ents],
-                  'implementation': type(pipe).__module__}))
+                  'implementation': type(pipe).__module__,
+                  'precision': runtime.predicting_precision(nlp)}))
 """
 
 
@@ -171,6 +174,7 @@ def test_wheels_install_and_load_on_their_own_then_beside_the_library(project_di
         required = [Requirement(line.split(": ", 1)[1]) for line in lines if line.startswith("Requires-Dist: ")]
         trained_with = SpecifierSet(spacy.util.get_minor_version_range(spacy.__version__))
         assert [req.specifier for req in required if req.name == "spacy"] == [trained_with], required
+        assert "onnxruntime" in [req.name for req in required]  # packaged in `auto`, the default
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
@@ -194,6 +198,7 @@ def test_wheels_install_and_load_on_their_own_then_beside_the_library(project_di
         head = "aligned_ner" if package.endswith("aligned") else "ner"
         assert loaded["pipes"] == ["transformer", head, "doc_cleaner"]
         assert ("Angela Merkel", "PER") in [tuple(e) for e in loaded["ents"]], loaded
+        assert loaded["precision"] == {"transformer": "int8"}  # `auto`, from the graph inside the wheel
         if head == "aligned_ner":
             assert all(0.0 < c <= 1.0 for c in loaded["confidence"]), loaded
             assert loaded["implementation"] == "en_bert_ner_sample_conll_aligned.aligned_ner"

@@ -117,7 +117,7 @@ def inference_section(
     if ceiling is not None:
         buckets = ceiling.get("bucket_overhead")
         notes.append(
-            f"Ceiling: strided windows of {ceiling['window']} tokens every {ceiling['stride']}, "
+            f"Ceiling: {_windows_text(ceiling)}, "
             f"sub-batches of at most {ceiling['max_batch_items']} padded tokens"
             + (f", in length buckets (overhead {buckets} wordpieces)." if buckets is not None else ", one call each.")
         )
@@ -163,12 +163,18 @@ def _better(best: dict[str, Any] | None, figures: dict[str, Any]) -> dict[str, A
     }
 
 
+def _windows_text(figures: dict[str, Any]) -> str:
+    if figures.get("spans") == "sentences":
+        return f"whole sentences packed into windows of at most {figures['window']} tokens"
+    return f"strided windows of {figures['window']} tokens every {figures['stride']}"
+
+
 def _mode(precision: str | None) -> dict[str, str]:
     return {"precision": precision} if precision else {}
 
 
 def _window_settings(figures: dict[str, Any]) -> dict[str, Any]:
-    keys = ("window", "stride", "max_batch_items", "bucket_overhead", "precision")
+    keys = ("window", "stride", "spans", "max_batch_items", "bucket_overhead", "precision")
     return {key: figures[key] for key in keys if key in figures}
 
 

@@ -9,7 +9,7 @@ prints one JSON line: the figures of worker NAME. The benchmark scripts start th
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from spacy_bert_ner.baseline.predict import peak_rss_mb
@@ -87,9 +87,13 @@ def _windows(nlp: Any) -> dict[str, Any]:
         return {}
     component = nlp.config["components"]["transformer"]
     get_spans = component["model"].get("get_spans", {})
-    if not str(get_spans.get("@span_getters", "")).startswith("spacy-transformers.strided_spans"):
+    getter = str(get_spans.get("@span_getters", ""))
+    if getter.startswith("spacy-transformers.strided_spans"):
+        settings = {"window": get_spans["window"], "stride": get_spans["stride"], "spans": "strided"}
+    elif getter.startswith("spacy_bert_ner.sentence_spans"):
+        settings = {"window": get_spans.get("window", 128), "stride": get_spans.get("stride", 96), "spans": "sentences"}
+    else:
         return {}
-    settings = {"window": get_spans["window"], "stride": get_spans["stride"]}
     settings["max_batch_items"] = component.get("max_batch_items", 4096)
     if component["model"]["@architectures"] == "spacy_bert_ner.TransformerModel.v1":
         from ..pipeline.precision import _precision_wrapper
@@ -142,11 +146,13 @@ def encoder(
     bucket_overhead: int | None = None,
     precision: str = "float32",
     limit: int = 0,
+    spans: str = "strided",
 ) -> dict[str, Any]:
     """The ceiling: a bare forward pass of the encoder (AutoModel, no head) over the same Docs
     as the pipelines, batched the way spacy-transformers batches them: `batch_size` Docs at a
     time, split into length-sorted sub-batches of at most `max_batch_items` padded tokens, each
-    Doc cut into strided windows of `window` tokens every `stride`; tokenization included. With
+    Doc cut into strided windows of `window` tokens every `stride` (`spans="sentences"`: whole
+    sentences packed into windows, as spacy_bert_ner.sentence_spans.v1 does); tokenization included. With
     `bucket_overhead`, each sub-batch's windows run in length buckets, as in this package's
     spacy_bert_ner.TransformerModel.v1; in `precision` as that architecture predicts in it (bfloat16:
     torch.autocast where the CPU has it natively; int8: ONNX Runtime on the same int8 graph)."""
@@ -161,29 +167,30 @@ def encoder(
     bare = AutoModel.from_pretrained(model).eval()
     if precision == "int8":
         bare = Int8Module(bare)
-    docs = _words(data, limit)
+    from ..pipeline.sentence_spans import sentence_windows, strided
 
-    def windows(words: Sequence[str]) -> list[Sequence[str]]:
-        spans, start = [], 0
-        while start < len(words):
-            spans.append(words[start : start + window])
-            if start + window >= len(words):
-                break
-            start += stride
-        return spans
+    if spans not in ("strided", "sentences"):
+        raise ValueError(f"spans must be 'strided' or 'sentences', got {spans!r}")
+    cut = sentence_windows if spans == "sentences" else lambda doc, *sizes: strided(0, len(doc), *sizes)
+    # each Doc as the words of its windows, cut as the pipeline's span getter cuts it
+    # each Doc as its token count and the words of its windows, cut as the pipeline's span getter cuts it
+    docs = [
+        (range(len(doc)), [[t.text for t in doc[a:b]] for a, b in cut(doc, window, stride)])
+        for doc in _gold_docs(data, limit)
+    ]
 
     in_bfloat16 = precision == "bfloat16" and cpu_has_bfloat16()
 
     @torch.no_grad()
     @torch.autocast("cpu", dtype=torch.bfloat16, enabled=in_bfloat16)
-    def forward(batch: list[list[str]]) -> None:
-        for indices in batch_by_length(batch, max_batch_items):
-            spans = [span for i in indices for span in windows(batch[i])]
-            if not spans:
+    def forward(batch: list[tuple[range, list[list[str]]]]) -> None:
+        for indices in batch_by_length([tokens for tokens, _ in batch], max_batch_items):
+            texts = [words for i in indices for words in batch[i][1]]
+            if not texts:
                 continue
-            encoded = tokenizer(spans, is_split_into_words=True, truncation=True, max_length=512)
+            encoded = tokenizer(texts, is_split_into_words=True, truncation=True, max_length=512)
             lengths = [len(ids) for ids in encoded["input_ids"]]
-            buckets = [range(len(spans))] if bucket_overhead is None else length_buckets(lengths, bucket_overhead)
+            buckets = [range(len(texts))] if bucket_overhead is None else length_buckets(lengths, bucket_overhead)
             for bucket in buckets:
                 inputs = tokenizer.pad({key: [values[i] for i in bucket] for key, values in encoded.items()})
                 bare(**inputs.convert_to_tensors("pt"))
@@ -198,11 +205,12 @@ def encoder(
     settings = dict(
         window=window,
         stride=stride,
+        spans=spans,
         max_batch_items=max_batch_items,
         bucket_overhead=bucket_overhead,
         precision="float32" if precision == "bfloat16" and not in_bfloat16 else precision,
     )
-    return _result(len(docs), sum(map(len, docs)), times, ["bare encoder forward"], **settings)
+    return _result(len(docs), sum(len(tokens) for tokens, _ in docs), times, ["bare encoder forward"], **settings)
 
 
 def hf_pipeline(model: str, data: str, batch_size: int = 32, repeats: int = 2, limit: int = 0) -> dict[str, Any]:

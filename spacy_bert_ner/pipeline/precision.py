@@ -120,6 +120,13 @@ def set_precision(nlp: Language, precision: str) -> list[str]:
     return names
 
 
+def predicting_precision(nlp: Language) -> dict[str, str]:
+    """The precision each spacy_bert_ner transformer in `nlp` predicts in on this machine (`auto`
+    resolved), by component name."""
+    wrappers = {name: _precision_wrapper(getattr(pipe, "model", None)) for name, pipe in nlp.pipeline}
+    return {name: wrapper.chosen() for name, wrapper in wrappers.items() if wrapper is not None}
+
+
 def _precision_wrapper(model: Model | None) -> "InPrecision | None":
     layers = getattr(model, "layers", None)
     if not layers:
