@@ -105,3 +105,23 @@ def test_bad_lines_behave_as_on_one_machine(annotator, tmp_path):
     assert shard_path(output, 0).exists() and not shard_path(output, 1).exists()
     summary = annotate_files([source], output, annotator, shard_size=2, window=4, skip_bad=True)
     assert (summary.read, summary.written, summary.rejected, summary.shards_skipped) == (5, 4, 1, 1)
+
+
+def test_ray_in_int8_gives_the_single_process_int8_spans(ray_instance, trained_pipeline_dir, single_process, tmp_path):
+    """Each actor loads the pipeline in int8 (its own ONNX Runtime session); the entities match
+    the local engine's in int8 (confidences are not compared: actors and the driver differ in threads)."""
+    from spacy_bert_ner.evaluation.predictors import load_pipeline
+
+    source, _ = single_process
+    local = tmp_path / "local" / "docs.jsonl"
+    annotate_files([source], local, pipe_annotator(load_pipeline(str(trained_pipeline_dir), "int8"), 4, 1))
+    output = tmp_path / "ray" / "docs.jsonl"
+    int8 = ray_annotator(str(trained_pipeline_dir), batch_size=4, num_workers=2, precision="int8")
+    summary = annotate_files([source], output, int8, shard_size=7, window=3)
+    assert (summary.read, summary.written, summary.rejected) == (60, 60, 0)
+
+    def spans(rows: list[dict]) -> list:
+        return [[entity[:3] for entity in entities(row)] for row in rows]
+
+    expected = read_shards(local)
+    assert spans(read_shards(output)) == spans(expected) and sum(map(len, spans(expected))) > 30

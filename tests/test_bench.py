@@ -179,3 +179,31 @@ def test_ceiling_copies_sentence_windows(tiny_pipeline, tiny_bert_dir, tiny_corp
     assert figures["spans"] == "sentences" and figures["words"] == sum(map(len, docs))
     windows = [w for doc in docs for w in sentence_windows(doc, 64, 48)]
     assert sum(end - start for start, end in windows) == figures["words"]  # each token in one window
+
+
+@pytest.mark.slow
+def test_annotation_runs_in_each_precision_asked(tiny_pipeline, tiny_corpus_dir, tmp_path):
+    output = tmp_path / "annotation.md"
+    args = ["-m", "spacy_bert_ner.cli", "bench", "annotation", str(tiny_pipeline), "--data"]
+    args += [str(tiny_corpus_dir / "dev.spacy"), "--no-ray", "--copies", "1,2", "--precisions", "float32,int8"]
+    result = _run([*args, "--output", str(output)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = markdown_tables(output.read_text(encoding="utf-8"))["Annotation"]
+    runs = [
+        "nlp.pipe loop",
+        "annotate, 1 process",
+        "annotate, 2 processes",
+        "annotate, 1 process",
+        "annotate, 2 processes",
+    ]
+    assert column(table, "run") == runs * 2
+    assert column(table, "precision") == (["as configured"] + ["float32"] * 2 + ["int8"] * 2) * 2
+    assert column(table, "input") == ["1x"] * 5 + ["2x"] * 5
+    assert all(NUMBER.match(v) for v in column(table, "words/sec") + column(table, "driver peak RSS (MB)"))
+
+
+def test_annotation_bench_refuses_an_unknown_precision(tmp_path):
+    data = tmp_path / "dev.spacy"
+    data.write_bytes(b"")
+    result = CliRunner().invoke(app, ["bench", "annotation", "model", "--data", str(data), "--precisions", "fp8"])
+    assert result.exit_code == 1 and "--precisions must name" in " ".join(result.output.split())

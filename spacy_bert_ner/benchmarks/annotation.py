@@ -84,26 +84,44 @@ def measure(command: list[str]) -> dict[str, float]:
 
 
 def annotation_section(
-    model: Path, data: Path, batch_size: int = 64, limit: int = 0, copies=COPIES, ray: bool = True
+    model: Path,
+    data: Path,
+    batch_size: int = 64,
+    limit: int = 0,
+    copies=COPIES,
+    ray: bool = True,
+    precisions: list[str] | None = None,
 ) -> Section:
+    """One row a run and input size. With `precisions`, the annotate runs are repeated in each
+    (`annotate --precision`); the loop keeps the pipeline's own."""
     cli = [sys.executable, "-m", "spacy_bert_ner.cli", "annotate", str(model)]
-    runs = [
-        ("nlp.pipe loop", None),
-        ("annotate, 1 process", ["--n-process", "1"]),
-        ("annotate, 2 processes", ["--n-process", "2"]),
-    ]
-    if ray:
+    runs: list[tuple[str, str, list[str] | None]] = [("nlp.pipe loop", "as configured", None)]
+    for mode in precisions or [None]:
+        chosen = ["--precision", mode] if mode else []
         runs += [
-            ("annotate, Ray, 1 worker", ["--engine", "ray", "--num-workers", "1"]),
-            ("annotate, Ray, 2 workers", ["--engine", "ray", "--num-workers", "2"]),
+            ("annotate, 1 process", mode or "as configured", ["--n-process", "1", *chosen]),
+            ("annotate, 2 processes", mode or "as configured", ["--n-process", "2", *chosen]),
         ]
+        if ray:
+            runs += [
+                (
+                    "annotate, Ray, 1 worker",
+                    mode or "as configured",
+                    ["--engine", "ray", "--num-workers", "1", *chosen],
+                ),
+                (
+                    "annotate, Ray, 2 workers",
+                    mode or "as configured",
+                    ["--engine", "ray", "--num-workers", "2", *chosen],
+                ),
+            ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for factor in copies:
             source = Path(tmp) / f"stream{factor}.jsonl"
             n_docs, n_words = stream_file(data, factor, source, limit)
-            for name, options in runs:
-                msg.text(f"Annotation: {name}, {factor}x ...")
+            for name, mode, options in runs:
+                msg.text(f"Annotation: {name}, {mode}, {factor}x ...")
                 output = Path(tmp) / f"{factor}-{len(rows)}" / "out.jsonl"
                 if options is None:
                     command = [sys.executable, "-c", PIPE_LOOP, str(model), str(source), str(batch_size)]
@@ -113,6 +131,7 @@ def annotation_section(
                 rows.append(
                     [
                         name,
+                        mode,
                         f"{factor}x",
                         n_docs,
                         n_words,
@@ -127,7 +146,17 @@ def annotation_section(
         f"{batch_size}; wall clock from start to exit (loading and start-up included); peak RSS sampled every "
         "0.2 s. Ray's start-up is the 1x Ray row's seconds less the 1-process row's, roughly."
     ]
-    header = ["run", "input", "docs", "words", "seconds", "words/sec", "driver peak RSS (MB)", "largest worker (MB)"]
+    header = [
+        "run",
+        "precision",
+        "input",
+        "docs",
+        "words",
+        "seconds",
+        "words/sec",
+        "driver peak RSS (MB)",
+        "largest worker (MB)",
+    ]
     return Section("Annotation", header, rows, notes)
 
 
@@ -138,8 +167,26 @@ def main(
     limit: int = typer.Option(0, help="Use only the first N Docs of the file as 1x (0: all)"),
     ray: bool = typer.Option(True, help="Include the Ray rows (needs the ray extra)"),
     output: Path | None = typer.Option(None, help="Also write the table as Markdown here"),
+    copies: str = typer.Option("1,10", help="Input sizes, comma-separated multiples of the file's text"),
+    precisions: str | None = typer.Option(
+        None, help="Comma-separated, e.g. float32,bfloat16,int8: the annotate runs in each (default: as configured)"
+    ),
 ) -> None:
     """Words/sec and peak RSS of annotate (1 and 2 processes, Ray 1 and 2 workers) and nlp.pipe."""
     if not data.exists():
         msg.fail(f"Data file not found: {data}", exits=1)
-    run_and_show(lambda: annotation_section(model, data, batch_size, limit, COPIES, ray), output)
+    from ..pipeline.precision import PRECISIONS
+
+    try:
+        factors = tuple(int(value) for value in copies.split(","))
+    except ValueError:
+        msg.fail(f"--copies must be comma-separated whole numbers, got {copies!r}", exits=1)
+    modes = [mode.strip() for mode in precisions.split(",")] if precisions else None
+    unknown = sorted(set(modes or []) - set(PRECISIONS))
+    if unknown or any(factor < 1 for factor in factors):
+        msg.fail(
+            f"--precisions must name {', '.join(PRECISIONS)} and --copies be >= 1",
+            f"got {precisions!r}, {copies!r}",
+            exits=1,
+        )
+    run_and_show(lambda: annotation_section(model, data, batch_size, limit, factors, ray, modes), output)
