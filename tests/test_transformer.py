@@ -22,7 +22,7 @@ import spacy_bert_ner.pipeline.onnx_int8 as onnx_int8
 import spacy_bert_ner.pipeline.precision as precision_module
 from spacy_bert_ner.pipeline.cpu_bfloat16 import cpu_has_bfloat16
 from spacy_bert_ner.pipeline.length_buckets import length_buckets
-from spacy_bert_ner.pipeline.onnx_int8 import build_int8_graph, weights_sha256
+from spacy_bert_ner.pipeline.onnx_int8 import build_int8_graph, cpu_has_int8_dot_products, weights_sha256
 from spacy_bert_ner.pipeline.precision import check_precision
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
@@ -170,7 +170,7 @@ def test_cpu_bfloat16_caps_onednn_primitive_cache_unless_set(tiny_bert_dir, monk
 
 
 def test_cpu_bfloat16_falls_back_to_float32_with_a_warning(tiny_bert_dir, docs, monkeypatch):
-    monkeypatch.setattr(cpu_bfloat16_module, "_native_bfloat16", lambda: False)
+    monkeypatch.setattr(cpu_bfloat16_module, "native_bfloat16", lambda: False)
     with pytest.warns(UserWarning, match="no native bfloat16"):
         assert not cpu_bfloat16_module.cpu_has_bfloat16.__wrapped__()
     monkeypatch.setattr(cpu_bfloat16_module, "cpu_has_bfloat16", lambda: False)
@@ -212,7 +212,12 @@ def test_int8_predicts_on_onnx_runtime_near_float32(tiny_bert_dir, docs):
     assert hidden.dtype == torch.float32 and hidden.shape == want.shape
     assert not torch.equal(hidden[real], want[real])  # the products really ran in int8
     assert float((hidden[real] - want[real]).norm() / want[real].norm()) < 0.05
-    torch.testing.assert_close(got.model_output.pooler_output, expected.model_output.pooler_output, atol=0.05, rtol=0)
+    # the pooler (tanh over [CLS], which the pipeline does not read) magnifies the int8 error: 0.075
+    # at most on a 2-core AMD EPYC with AVX2 only, where ONNX Runtime's int8 sums can saturate
+    pooler_atol = 0.05 if cpu_has_int8_dot_products() else 0.15
+    torch.testing.assert_close(
+        got.model_output.pooler_output, expected.model_output.pooler_output, atol=pooler_atol, rtol=0
+    )
     graph = int8.layers[0].attrs["int8_graph"]
     assert graph.onnx is not None and graph.weights_sha256 == weights_sha256(int8.transformer)
 
@@ -320,12 +325,46 @@ def test_bad_precision_settings_are_clear_errors(tiny_bert_dir, settings, messag
 
 def test_auto_picks_int8_then_native_bfloat16_then_float32(monkeypatch):
     monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: True)
     assert precision_module.auto_precision() == "int8"
+    monkeypatch.setattr(precision_module, "native_bfloat16", lambda: True)
+    monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: False)
+    assert precision_module.auto_precision() == "bfloat16"  # no VNNI: ONNX Runtime's int8 sums may saturate
+    monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: True)
     monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(precision_module, "cpu_has_bfloat16", lambda: True)
     assert precision_module.auto_precision() == "bfloat16"
-    monkeypatch.setattr(precision_module, "cpu_has_bfloat16", lambda: False)
+    monkeypatch.setattr(precision_module, "native_bfloat16", lambda: False)
     assert precision_module.auto_precision() == "float32"
+
+
+@pytest.mark.parametrize(
+    "machine,flags,expected",
+    [
+        ("x86_64", {"avx2": True, "avx512_vnni": True}, True),
+        ("AMD64", {"avx2": True, "avx_vnni": True}, True),
+        ("x86_64", {"avx2": True, "amx_int8": True}, True),
+        ("x86_64", {"avx2": True, "avx512_f": True, "avx512_bf16": False}, False),
+        ("aarch64", {}, False),
+    ],
+)
+def test_int8_dot_products_read_from_the_cpu_capabilities(monkeypatch, machine, flags, expected):
+    monkeypatch.setattr(onnx_int8.platform, "machine", lambda: machine)
+    monkeypatch.setattr(onnx_int8.torch.cpu, "get_capabilities", lambda: flags)
+    assert onnx_int8.cpu_has_int8_dot_products() is expected
+
+
+def test_int8_asked_for_on_an_x86_cpu_without_vnni_warns_once_and_predicts(tiny_bert_dir, docs, monkeypatch):
+    monkeypatch.setattr(onnx_int8.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(onnx_int8.torch.cpu, "get_capabilities", lambda: {"avx2": True, "avx512_vnni": False})
+    onnx_int8.warn_if_int8_may_saturate.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="no VNNI or AMX int8 instructions.*can saturate"):
+            float32, int8 = int8_beside_float32(tiny_bert_dir)
+            got = int8.predict(docs).model_output.last_hidden_state
+        assert onnx_int8.warn_if_int8_may_saturate() is True  # cached: warned once this process
+        assert got.shape == float32.predict(docs).model_output.last_hidden_state.shape
+    finally:
+        onnx_int8.warn_if_int8_may_saturate.cache_clear()
 
 
 def test_auto_predicts_as_the_precision_it_picks(tiny_bert_dir, docs, monkeypatch):
@@ -351,7 +390,7 @@ def test_auto_falls_back_with_a_warning_where_int8_cannot_run(tiny_bert_dir, doc
     auto = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="auto")
     auto.layers[0].shims[0]._model.load_state_dict(float32.layers[0].shims[0]._model.state_dict())
     monkeypatch.setattr(precision_module, "auto_precision", lambda: "int8")
-    monkeypatch.setattr(precision_module, "cpu_has_bfloat16", lambda: False)
+    monkeypatch.setattr(precision_module, "native_bfloat16", lambda: False)
     auto.layers[0]._func.forward._chosen = None  # chosen again, now as int8
 
     def cannot_build(*args, **kwargs):

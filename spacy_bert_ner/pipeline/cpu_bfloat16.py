@@ -49,7 +49,7 @@ class InCPUBfloat16:
 @lru_cache(maxsize=1)
 def cpu_has_bfloat16() -> bool:
     """Whether oneDNN runs bfloat16 natively on this CPU; warns once if not."""
-    supported = _native_bfloat16()
+    supported = native_bfloat16()
     if not supported:
         warnings.warn(
             "cpu_bfloat16: this CPU has no native bfloat16 (AVX512-BF16 or AMX); running in float32", stacklevel=2
@@ -57,7 +57,8 @@ def cpu_has_bfloat16() -> bool:
     return supported
 
 
-def _native_bfloat16() -> bool:
+def native_bfloat16() -> bool:
+    """Whether oneDNN runs bfloat16 natively on this CPU (AVX512-BF16 or AMX); no warning."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 

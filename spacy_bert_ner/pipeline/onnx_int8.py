@@ -12,17 +12,24 @@ it is loaded beside is rebuilt, with a warning. Training runs on the float32 mod
 
 Each feed-forward block's output projection stays in float32: its inputs (after GELU) hold the
 outliers int8 handles worst (docs/results.md has the F1 with and without it).
+
+The graph's accuracy was measured on x86 CPUs with VNNI or AMX, whose instructions add 8-bit
+products in 32 bits. On an x86 CPU without them, ONNX Runtime's kernels add pairs of products in
+16 bits (AVX2's VPMADDUBSW), which can saturate: `auto` does not choose int8 there, and `int8`
+asked for there warns.
 """
 
 import hashlib
 import io
 import logging
 import os
+import platform
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from contextlib import redirect_stdout
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +46,7 @@ ATTR = "int8_graph"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 ONNXRUNTIME_HINT = "pip install 'onnxruntime==1.31.*'"
 EXPORT_HINT = "pip install 'onnxruntime==1.31.*' onnx onnxscript"
+INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # as torch.cpu.get_capabilities() names them
 
 
 class Int8EngineError(RuntimeError):
@@ -99,6 +107,34 @@ def _serialize_int8_graph(_: Any, value: Int8Graph, name: str, model: Model) -> 
 def _deserialize_int8_graph(_: Any, value: bytes, name: str, model: Model) -> Int8Graph:
     msg = srsly.msgpack_loads(value)
     return Int8Graph(msg["onnx"], msg["weights_sha256"], loaded=msg["onnx"] is not None)
+
+
+def cpu_has_int8_dot_products() -> bool:
+    """Whether this is an x86 CPU with VNNI or AMX int8 instructions (products of 8-bit integers
+    added in 32 bits): the CPUs the int8 graph's accuracy was measured on."""
+    if not _is_x86():
+        return False
+    capabilities = torch.cpu.get_capabilities()
+    return any(bool(capabilities.get(flag, False)) for flag in INT8_DOT_PRODUCT_FLAGS)
+
+
+@lru_cache(maxsize=1)
+def warn_if_int8_may_saturate() -> bool:
+    """Warn once a process where ONNX Runtime's int8 kernels may saturate (x86 without VNNI or
+    AMX); returns whether it warned."""
+    if not _is_x86() or cpu_has_int8_dot_products():
+        return False
+    warnings.warn(
+        "precision int8: this CPU has no VNNI or AMX int8 instructions, so ONNX Runtime adds int8 "
+        "products in 16 bits here (AVX2), which can saturate and cost accuracy; int8 F1 was measured "
+        "on CPUs with VNNI (precision auto predicts in float32 on this CPU)",
+        stacklevel=3,
+    )
+    return True
+
+
+def _is_x86() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64", "x86", "i386", "i686")
 
 
 def int8_forward(model: Model, wordpieces: WordpieceBatch) -> tuple[ModelOutput, Callable]:

@@ -5,10 +5,11 @@
                AMX); elsewhere a warning and float32 (emulated bfloat16 is slower)
     int8       the int8 ONNX Runtime graph of onnx_int8.py (needs `onnxruntime`)
     auto       the fastest of these whose F1 held in the measurements (docs/results.md): int8
-               where ONNX Runtime can be imported, else bfloat16 where the CPU has it natively,
-               else float32; chosen once a process, at the first prediction, on the CPU it runs on
-               (int8 that cannot run, e.g. no graph and no exporter to build one, falls back
-               with a warning)
+               where ONNX Runtime can be imported and the CPU is an x86 with VNNI or AMX (int8
+               asked for elsewhere warns: onnx_int8.py), else bfloat16 where the CPU has it
+               natively, else float32; chosen once a process, at the first prediction, on the
+               CPU it runs on (int8 that cannot run, e.g. no graph and no exporter to build one,
+               falls back with a warning)
 
 Training is not affected: it runs in float32, or under CPU bfloat16 autocast with `cpu_bfloat16`.
 On a GPU, prediction runs as spacy-transformers runs it (`mixed_precision` there). The older
@@ -27,8 +28,8 @@ from spacy_transformers.data_classes import WordpieceBatch
 from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
-from .cpu_bfloat16 import InCPUBfloat16, cpu_has_bfloat16
-from .onnx_int8 import Int8EngineError, int8_forward
+from .cpu_bfloat16 import InCPUBfloat16, cpu_has_bfloat16, native_bfloat16
+from .onnx_int8 import Int8EngineError, cpu_has_int8_dot_products, int8_forward, warn_if_int8_may_saturate
 
 Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")
@@ -51,9 +52,9 @@ def check_precision(precision: str | None, int8: bool, cpu_bfloat16: bool) -> st
 
 def auto_precision() -> str:
     """What `auto` picks on this machine."""
-    if importlib.util.find_spec("onnxruntime") is not None:
+    if importlib.util.find_spec("onnxruntime") is not None and cpu_has_int8_dot_products():
         return "int8"
-    if cpu_has_bfloat16():
+    if native_bfloat16():
         return "bfloat16"
     return "float32"
 
@@ -76,12 +77,13 @@ class InPrecision:
             return self.forward(model, wordpieces, is_train)
         chosen = self.chosen()
         if chosen == "int8":
+            warn_if_int8_may_saturate()
             try:
                 return int8_forward(model, wordpieces)
             except Int8EngineError as err:
                 if self.precision != "auto":
                     raise
-                self._chosen = "bfloat16" if cpu_has_bfloat16() else "float32"
+                self._chosen = "bfloat16" if native_bfloat16() else "float32"
                 warnings.warn(f"precision auto: int8 cannot run ({err}); predicting in {self._chosen}", stacklevel=2)
                 return self(model, wordpieces, is_train)
         if chosen == "bfloat16" and self.in_bfloat16 is not None:
