@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import spacy
 from conftest import NUMBER, column, markdown_tables
 from typer.testing import CliRunner
 
@@ -187,7 +188,7 @@ def test_ceiling_copies_sentence_windows(tiny_pipeline, tiny_bert_dir, tiny_corp
 def test_annotation_runs_in_each_precision_asked(tiny_pipeline, tiny_corpus_dir, tmp_path):
     output = tmp_path / "annotation.md"
     args = ["-m", "spacy_bert_ner.cli", "bench", "annotation", str(tiny_pipeline), "--data"]
-    args += [str(tiny_corpus_dir / "dev.spacy"), "--no-ray", "--copies", "1,2", "--precisions", "float32,int8"]
+    args += [str(tiny_corpus_dir / "dev.spacy"), "--no-ray", "--copies", "2", "--precisions", "float32,int8"]
     result = _run([*args, "--output", str(output)])
     assert result.returncode == 0, result.stderr[-2000:]
     table = markdown_tables(output.read_text(encoding="utf-8"))["Annotation"]
@@ -198,10 +199,23 @@ def test_annotation_runs_in_each_precision_asked(tiny_pipeline, tiny_corpus_dir,
         "annotate, 1 process",
         "annotate, 2 processes",
     ]
-    assert column(table, "run") == runs * 2
-    assert column(table, "precision") == (["as configured"] + ["float32"] * 2 + ["int8"] * 2) * 2
-    assert column(table, "input") == ["1x"] * 5 + ["2x"] * 5
+    assert column(table, "run") == runs
+    assert column(table, "precision") == ["as configured"] + ["float32"] * 2 + ["int8"] * 2
+    assert column(table, "input") == ["2x"] * 5
     assert all(NUMBER.match(v) for v in column(table, "words/sec") + column(table, "driver peak RSS (MB)"))
+
+
+def test_annotation_stream_holds_the_texts_copies_times(tiny_corpus_dir, tmp_path):
+    import srsly
+    from spacy.tokens import DocBin
+
+    from spacy_bert_ner.benchmarks.annotation import stream_file
+
+    docs = list(DocBin().from_disk(tiny_corpus_dir / "dev.spacy").get_docs(spacy.blank("en").vocab))
+    n_docs, n_words = stream_file(tiny_corpus_dir / "dev.spacy", 3, tmp_path / "stream.jsonl")
+    texts = [line["text"] for line in srsly.read_jsonl(tmp_path / "stream.jsonl")]
+    assert (n_docs, n_words) == (3 * len(docs), 3 * sum(len(doc) for doc in docs))
+    assert texts == [doc.text for doc in docs] * 3
 
 
 def test_annotation_bench_refuses_an_unknown_precision(tmp_path):
