@@ -21,8 +21,9 @@ from packaging.specifiers import SpecifierSet
 from spacy.tokens import DocBin
 from spacy.training import Example
 from weasel.util import load_project_config
-from spacy_bert_ner.pipeline.precision import auto_precision
 from workflows import OFFLINE, ROOT, RUN, copy_project, run
+
+from spacy_bert_ner.pipeline.precision import auto_precision
 
 # --- project.yml as weasel reads it ---------------------------------------------------------
 

@@ -28,7 +28,7 @@ from spacy_transformers.data_classes import WordpieceBatch
 from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
-from .cpu_bfloat16 import InCPUBfloat16, cpu_has_bfloat16, native_bfloat16
+from .cpu_bfloat16 import InCPUBfloat16, native_bfloat16
 from .onnx_int8 import Int8EngineError, cpu_has_int8_dot_products, int8_forward, warn_if_int8_may_saturate
 
 Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
