@@ -27,6 +27,7 @@ import platform
 import tempfile
 import time
 import warnings
+import weakref
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from functools import lru_cache
@@ -65,6 +66,7 @@ class Int8Graph:
         self._stamp: tuple | None = None
         self._session: Any = None
         self._session_pid: int | None = None
+        _GRAPHS.add(self)
 
     def session(self, float_model: torch.nn.Module) -> Any:
         """The session for `float_model`'s current weights, building the graph if it has none
@@ -94,8 +96,31 @@ class Int8Graph:
         self.loaded = False
         self._session = None
 
+    def close_session(self) -> None:
+        """Drop this process's session (its threads end with it); the next prediction opens one."""
+        self._session = None
+        self._session_pid = None
+
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_stamp": None, "_session": None, "_session_pid": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        _GRAPHS.add(self)
+
+
+# ONNX Runtime is not fork-safe: a session's threads can hold its locks at the moment of a fork, and
+# the forked child (nlp.pipe with n_process under fork) then hangs in its first session. Every
+# session is closed before a fork; each process opens its own at its next prediction.
+_GRAPHS: "weakref.WeakSet[Int8Graph]" = weakref.WeakSet()
+
+
+def _close_sessions_before_fork() -> None:
+    for graph in list(_GRAPHS):
+        graph.close_session()
+
+
+os.register_at_fork(before=_close_sessions_before_fork)
 
 
 @serialize_attr.register(Int8Graph)
