@@ -9,6 +9,7 @@ import numpy
 import pytest
 import spacy
 from spacy_transformers.align import get_alignment_via_offset_mapping
+from spacy_transformers.data_classes import FullTransformerBatch
 from spacy_transformers.layers.transformer_model import huggingface_tokenize
 from spacy_transformers.span_getters import configure_strided_spans
 from transformers import AutoTokenizer
@@ -130,3 +131,28 @@ def test_spacy_transformers_memory_logger_still_works(tiny_bert_dir, caplog):
         nlp("Alice met Bob in Paris.")
     messages = [record.getMessage() for record in caplog.records]
     assert any("begin forward" in m for m in messages) and any(m.endswith("predict") for m in messages)
+
+
+@pytest.mark.parametrize("getter", ["strided", "sentences"])
+def test_split_by_doc_equals_spacy_transformers_split(tiny_bert_dir, getter):
+    """`doc._.trf_data` is the TransformerData spacy-transformers' own split gives, Doc for Doc,
+    empty Docs and a Doc seen twice included."""
+    nlp, transformer = _tiny_transformer(tiny_bert_dir)
+    if getter == "sentences":
+        transformer.model.attrs["get_spans"] = configure_sentence_spans(window=8, stride=6)
+    rng = random.Random(0)
+    docs = [random_doc(nlp, rng) for _ in range(6)] + [spacy.tokens.Doc(nlp.vocab, words=[])]
+    docs.append(next(doc for doc in docs if len(doc)))
+    batch = transformer.predict(docs)
+    assert isinstance(batch, alignment.DocSplitBatch)
+    expected = FullTransformerBatch.split_by_doc(batch)
+    got = batch.split_by_doc()
+    assert len(got) == len(expected) == len(docs)
+    for ours, theirs in zip(got, expected):
+        assert ours.align.lengths.tolist() == theirs.align.lengths.tolist()
+        assert ours.align.dataXd.tolist() == theirs.align.dataXd.tolist()
+        assert ours.wordpieces.input_ids.tolist() == theirs.wordpieces.input_ids.tolist()
+        assert ours.wordpieces.strings == theirs.wordpieces.strings
+        assert list(ours.model_output.keys()) == list(theirs.model_output.keys())
+        for key, value in theirs.model_output.items():
+            numpy.testing.assert_array_equal(ours.model_output[key], value)

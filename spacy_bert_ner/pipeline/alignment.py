@@ -9,20 +9,24 @@ range touches the token (its characters or the one character after it, as spacy-
 counts them).
 
 `forward` is TransformerModel.v3's forward with this alignment in place of spacy-transformers'.
+It returns a `DocSplitBatch`, which splits its output per Doc (`doc._.trf_data`) from the Docs'
+lengths instead of a dict of every Token (spacy-transformers' `get_token_positions`).
 """
 
 from collections.abc import Callable, Sequence
 
 import numpy
+import torch
 from spacy.attrs import IDX, LENGTH
 from spacy.tokens import Doc, Span
 from spacy_transformers.align import get_alignment
-from spacy_transformers.data_classes import FullTransformerBatch, WordpieceBatch
+from spacy_transformers.data_classes import FullTransformerBatch, TransformerData, WordpieceBatch
 from spacy_transformers.layers.transformer_model import huggingface_tokenize
 from spacy_transformers.truncate import truncate_oversize_splits
 from spacy_transformers.util import log_batch_size, log_gpu_memory, maybe_flush_pytorch_cache
-from thinc.api import Model
+from thinc.api import Model, torch2xp
 from thinc.types import Ragged
+from transformers.file_utils import ModelOutput
 
 
 def offset_alignment(spans: Sequence[Span], offset_mapping: numpy.ndarray) -> Ragged:
@@ -82,7 +86,7 @@ def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransfor
     model_output, bp_tensors = transformer(wordpieces, is_train)
     if logger:
         log_gpu_memory(logger, "after forward")
-    output = FullTransformerBatch(spans=nested_spans, wordpieces=wordpieces, model_output=model_output, align=align)
+    output = DocSplitBatch(spans=nested_spans, wordpieces=wordpieces, model_output=model_output, align=align)
 
     def backprop_transformer(d_output: FullTransformerBatch) -> list[Doc]:
         if logger:
@@ -93,6 +97,52 @@ def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransfor
         return docs
 
     return output, backprop_transformer
+
+
+class DocSplitBatch(FullTransformerBatch):
+    """A FullTransformerBatch whose `split_by_doc` finds each Doc's tokens from the Docs' lengths
+    (batch positions in order of first appearance, as `offset_alignment` counts them); the same
+    TransformerData, value for value, as spacy-transformers' split."""
+
+    def split_by_doc(self) -> list[TransformerData]:
+        first_token: dict[int, int] = {}  # id(doc) -> batch position of its first token
+        n_tokens = 0
+        for doc in _unique_docs([span for doc_spans in self.spans for span in doc_spans]):
+            first_token[id(doc)], n_tokens = n_tokens, n_tokens + len(doc)
+        output_arrays = _xp_outputs(self.model_output)
+        outputs = []
+        start = prev_wordpieces = 0
+        for doc_spans in self.spans:
+            if len(doc_spans) == 0 or len(doc_spans[0]) == 0:
+                outputs.append(TransformerData.empty())
+                continue
+            base = first_token[id(doc_spans[0].doc)]
+            end = start + len(doc_spans)
+            doc_wordpieces = self.wordpieces[start:end]
+            doc_align = self.align[base + doc_spans[0].start : base + doc_spans[-1].end]
+            doc_align.data = doc_align.data - prev_wordpieces
+            model_output = ModelOutput()
+            for key, output in output_arrays.items():
+                model_output[key] = [t[start:end] for t in output] if isinstance(output, list) else output[start:end]
+            outputs.append(TransformerData(wordpieces=doc_wordpieces, model_output=model_output, align=doc_align))
+            prev_wordpieces += doc_wordpieces.input_ids.size
+            start = end
+        return outputs
+
+
+def _xp_outputs(model_output: ModelOutput) -> ModelOutput:
+    """The batch's tensors (and tuples of per-sequence tensors) as arrays, as spacy-transformers'
+    `split_by_doc` converts them."""
+    last_hidden_state = model_output.last_hidden_state
+    arrays = ModelOutput()
+    for key, output in model_output.items():
+        if isinstance(output, torch.Tensor):
+            arrays[key] = torch2xp(output)
+        elif isinstance(output, tuple) and all(
+            isinstance(t, torch.Tensor) and t.shape[0] == last_hidden_state.shape[0] for t in output
+        ):
+            arrays[key] = [torch2xp(t) for t in output]
+    return arrays
 
 
 def _unique_docs(spans: Sequence[Span]) -> list[Doc]:
