@@ -407,10 +407,20 @@ def test_onnx_runtime_sessions_are_closed_before_a_fork():
     """ONNX Runtime is not fork-safe (a forked n_process worker can hang in a lock its parent's
     session threads held): no session crosses a fork, in the child or in the parent."""
     graph = onnx_int8.Int8Graph(b"graph", "sha256")
-    graph._session = object()
+    graph._session, graph._session_pid = object(), os.getpid()
     pid = os.fork()
     if pid == 0:
         os._exit(0 if graph._session is None else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert graph._session is None
+    assert graph._session is None and graph._session_pid is None
+
+
+def test_a_session_made_in_another_process_is_not_used(monkeypatch):
+    """A fork that skips Python's fork hooks still gets a session of its own."""
+    float_model = torch.nn.Linear(2, 2)
+    graph = onnx_int8.Int8Graph(b"graph", onnx_int8.weights_sha256(float_model))
+    monkeypatch.setattr(onnx_int8, "_new_session", lambda onnx: ("session of", os.getpid()))
+    graph._session, graph._session_pid = "the parent's session", os.getpid() + 1
+    assert graph.session(float_model) == ("session of", os.getpid())
+    assert graph.session(float_model) is graph._session  # made once in this process

@@ -116,10 +116,10 @@ class DocSplitBatch(FullTransformerBatch):
             if len(doc_spans) == 0 or len(doc_spans[0]) == 0:
                 outputs.append(TransformerData.empty())
                 continue
-            base = first_token[id(doc_spans[0].doc)]
+            first, last = doc_spans[0][0], doc_spans[-1][-1]  # as spacy-transformers indexes them
             end = start + len(doc_spans)
             doc_wordpieces = self.wordpieces[start:end]
-            doc_align = self.align[base + doc_spans[0].start : base + doc_spans[-1].end]
+            doc_align = self.align[first_token[id(first.doc)] + first.i : first_token[id(last.doc)] + last.i + 1]
             doc_align.data = doc_align.data - prev_wordpieces
             model_output = ModelOutput()
             for key, output in output_arrays.items():

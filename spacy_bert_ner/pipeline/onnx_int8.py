@@ -65,6 +65,7 @@ class Int8Graph:
         self.loaded = loaded  # read with a saved pipeline, not built here
         self._stamp: tuple | None = None
         self._session: Any = None
+        self._session_pid: int | None = None
         _GRAPHS.add(self)
 
     def session(self, float_model: torch.nn.Module) -> Any:
@@ -74,8 +75,11 @@ class Int8Graph:
         if stamp != self._stamp:  # first use in this process, or the weights changed
             self.ensure(float_model)
             self._stamp = stamp
-        if self._session is None:  # closed before every fork, so never a parent's
+        # one session a process: closed before a fork, and checked against a fork that skips
+        # Python's fork hooks (a C extension's fork(), or a session made while the hooks ran)
+        if self._session is None or self._session_pid != os.getpid():
             self._session = _new_session(self.onnx)
+            self._session_pid = os.getpid()
         return self._session
 
     def ensure(self, float_model: torch.nn.Module) -> None:
@@ -97,9 +101,10 @@ class Int8Graph:
     def close_session(self) -> None:
         """Drop this process's session (its threads end with it); the next prediction opens one."""
         self._session = None
+        self._session_pid = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_stamp": None, "_session": None}
+        return {**self.__dict__, "_stamp": None, "_session": None, "_session_pid": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
