@@ -187,6 +187,7 @@ def test_reader_counts_every_line_and_names_unknown_inputs(tmp_path):
         annotate_files([source], tmp_path / "o.txt", pipe_annotator(spacy.blank("en"), 8, 1))
 
 
+@pytest.mark.slow
 def test_precision_option_predicts_in_int8_and_names_a_bad_one(trained_pipeline_dir, nlp, tmp_path):
     source = tmp_path / "docs.txt"
     source.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")

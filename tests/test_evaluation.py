@@ -1,8 +1,6 @@
 """The evaluation report: exact metrics on hand-made cases, seqeval agreement, the CLI end to end."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -353,10 +351,9 @@ def test_report_cli_fails_clearly(tmp_path, make_model, make_data, message):
 
 def test_report_command_exits_1_on_missing_model(tmp_path):
     data = _unannotated_data(tmp_path / "data.spacy")
-    command = [sys.executable, "-m", "spacy_bert_ner.cli", "report", str(tmp_path / "nope"), str(data), str(tmp_path)]
-    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
-    assert "Model not found" in result.stdout + result.stderr
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), str(data), str(tmp_path)])
+    assert result.exit_code == 1
+    assert "Model not found" in result.output
 
 
 def test_report_scores_a_baseline_folder_like_its_own_scorer(tiny_bert_dir, tiny_corpus_dir, tmp_path):

@@ -222,6 +222,7 @@ def test_int8_predicts_on_onnx_runtime_near_float32(tiny_bert_dir, docs):
     assert graph.onnx is not None and graph.weights_sha256 == weights_sha256(int8.transformer)
 
 
+@pytest.mark.slow
 def test_int8_graph_keeps_feed_forward_outputs_in_float32(tiny_bert_dir):
     import onnx
 
@@ -249,6 +250,7 @@ def test_int8_trains_in_float32_and_rebuilds_after_an_update(tiny_bert_dir, docs
     assert int8.layers[0].attrs["int8_graph"].weights_sha256 == weights_sha256(int8.transformer)
 
 
+@pytest.mark.slow
 def test_int8_graph_is_saved_with_the_model_and_checked_at_load(tiny_bert_dir, docs, monkeypatch):
     _, int8 = int8_beside_float32(tiny_bert_dir)
     want = int8.predict(docs).model_output.last_hidden_state
