@@ -143,8 +143,8 @@ def test_split_by_doc_equals_spacy_transformers_split(tiny_bert_dir, getter):
     rng = random.Random(0)
     docs = [random_doc(nlp, rng) for _ in range(6)] + [spacy.tokens.Doc(nlp.vocab, words=[])]
     docs.append(next(doc for doc in docs if len(doc)))
-    batch = transformer.predict(docs)
-    assert isinstance(batch, alignment.DocSplitBatch)
+    predicted = transformer.predict(docs)
+    batch = alignment.DocSplitBatch(predicted.spans, predicted.wordpieces, predicted.model_output, predicted.align)
     expected = FullTransformerBatch.split_by_doc(batch)
     got = batch.split_by_doc()
     assert len(got) == len(expected) == len(docs)
@@ -156,3 +156,58 @@ def test_split_by_doc_equals_spacy_transformers_split(tiny_bert_dir, getter):
         assert list(ours.model_output.keys()) == list(theirs.model_output.keys())
         for key, value in theirs.model_output.items():
             numpy.testing.assert_array_equal(ours.model_output[key], value)
+
+
+@pytest.mark.parametrize("getter", ["strided", "sentences"])
+def test_predicted_split_is_the_padded_split_cut_to_each_docs_longest_window(tiny_bert_dir, getter):
+    """To predict, each Doc's TransformerData comes from the length buckets' outputs without the
+    batch's padded layout: that layout's rows for the Doc's windows, cut to its longest window,
+    the alignment moved to match, so every token pools the same wordpiece vectors."""
+    nlp, transformer = _tiny_transformer(tiny_bert_dir)
+    if getter == "sentences":
+        transformer.model.attrs["get_spans"] = configure_sentence_spans(window=8, stride=6)
+    rng = random.Random(1)
+    docs = [random_doc(nlp, rng) for _ in range(6)] + [spacy.tokens.Doc(nlp.vocab, words=[])]
+    docs.append(docs[0])
+    predicted = transformer.predict(docs)
+    assert isinstance(predicted, alignment.BucketedBatch) and len(predicted._buckets) > 1
+    padded = alignment.DocSplitBatch(predicted.spans, predicted.wordpieces, predicted.model_output, predicted.align)
+    n_positions = predicted.wordpieces.input_ids.shape[1]
+    for ours, theirs in zip(predicted.doc_data, padded.split_by_doc(), strict=True):
+        assert ours.align.lengths.tolist() == theirs.align.lengths.tolist()
+        if not theirs.wordpieces.lengths:
+            assert not ours.wordpieces.lengths and not ours.model_output
+            continue
+        length = max(theirs.wordpieces.lengths)
+        assert ours.wordpieces.input_ids.tolist() == theirs.wordpieces.input_ids[:, :length].tolist()
+        assert ours.wordpieces.strings == [strings[:length] for strings in theirs.wordpieces.strings]
+        window, position = numpy.divmod(theirs.align.dataXd, n_positions)
+        assert ours.align.dataXd.tolist() == (window * length + position).tolist()
+        assert list(ours.model_output.keys()) == list(theirs.model_output.keys())
+        numpy.testing.assert_array_equal(ours.model_output["last_hidden_state"], theirs.tensors[0][:, :length])
+        numpy.testing.assert_array_equal(ours.model_output["pooler_output"], theirs.model_output["pooler_output"])
+
+
+def test_a_docs_predicted_output_is_the_same_in_a_batch_and_alone(tiny_bert_dir):
+    """The same layout, alignment and vectors at every real wordpiece, whatever the batch."""
+    nlp, transformer = _tiny_transformer(tiny_bert_dir)
+    rng = random.Random(2)
+    docs = [random_doc(nlp, rng) for _ in range(5)]
+    in_batch = transformer.predict(docs).doc_data
+    for doc, batched in zip(docs, in_batch, strict=True):
+        alone = transformer.predict([doc]).doc_data[0]
+        assert batched.align.dataXd.tolist() == alone.align.dataXd.tolist()
+        assert batched.wordpieces.input_ids.tolist() == alone.wordpieces.input_ids.tolist()
+        real = alone.wordpieces.attention_mask.astype(bool)  # padded positions are not read
+        numpy.testing.assert_allclose(batched.tensors[0][real], alone.tensors[0][real], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["tiny_bert_dir", "tiny_uncased_bert_dir", "tiny_mpnet_dir"])
+def test_tokenize_equals_spacy_transformers_tokenize(request, model):
+    tokenizer = AutoTokenizer.from_pretrained(str(request.getfixturevalue(model)), use_fast=True)
+    texts = [" ".join(WORDS), "Zürich\n\n  café", "x", "U.S. naïve AL-AIN " * 4]
+    ours, theirs = alignment.tokenize(tokenizer, texts), huggingface_tokenize(tokenizer, texts)
+    assert sorted(ours.keys()) == sorted(theirs.keys())
+    assert ours["input_texts"] == theirs["input_texts"] and ours["pad_token"] == theirs["pad_token"]
+    for key in ("input_ids", "attention_mask", "offset_mapping"):
+        numpy.testing.assert_array_equal(ours[key], theirs[key])

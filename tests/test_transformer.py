@@ -13,7 +13,7 @@ import spacy
 import torch
 from spacy.tokens import Doc
 from spacy.util import registry
-from spacy_transformers.data_classes import FullTransformerBatch
+from spacy_transformers.data_classes import FullTransformerBatch, WordpieceBatch
 from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
@@ -21,7 +21,7 @@ import spacy_bert_ner.pipeline.cpu_bfloat16 as cpu_bfloat16_module
 import spacy_bert_ner.pipeline.onnx_int8 as onnx_int8
 import spacy_bert_ner.pipeline.precision as precision_module
 from spacy_bert_ner.pipeline.cpu_bfloat16 import cpu_has_bfloat16
-from spacy_bert_ner.pipeline.length_buckets import length_buckets
+from spacy_bert_ner.pipeline.length_buckets import InLengthBuckets, length_buckets
 from spacy_bert_ner.pipeline.onnx_int8 import build_int8_graph, cpu_has_int8_dot_products, weights_sha256
 from spacy_bert_ner.pipeline.precision import check_precision
 
@@ -102,7 +102,10 @@ def test_outputs_equal_the_single_padded_call(tiny_bert_dir, docs):
     assert not got.model_output.last_hidden_state.numpy()[~real].any()  # zeros at padding
     for got_doc, expected_doc in zip(got.doc_data, expected.doc_data):  # what listeners receive
         mask = numpy.asarray(expected_doc.wordpieces.attention_mask, dtype=bool)
-        numpy.testing.assert_allclose(got_doc.tensors[0][mask], expected_doc.tensors[0][mask], rtol=1e-4, atol=1e-5)
+        length = got_doc.tensors[0].shape[1]  # the Doc's longest window: cut only at padding
+        assert length == mask.sum(axis=1).max() and not mask[:, length:].any()
+        want = expected_doc.tensors[0][mask]
+        numpy.testing.assert_allclose(got_doc.tensors[0][mask[:, :length]], want, rtol=1e-4, atol=1e-5)
         assert got_doc.align.lengths.tolist() == expected_doc.align.lengths.tolist()
 
 
@@ -182,11 +185,38 @@ def test_cpu_bfloat16_falls_back_to_float32_with_a_warning(tiny_bert_dir, docs, 
         torch.testing.assert_close(grads[name], want, rtol=0, atol=0)
 
 
-def test_negative_overhead_is_an_error(tiny_bert_dir):
-    with pytest.raises(ValueError, match="bucket_overhead"):
+@pytest.mark.parametrize("setting", ["bucket_overhead", "int8_bucket_overhead"])
+def test_negative_overhead_is_an_error(tiny_bert_dir, setting):
+    with pytest.raises(ValueError, match=setting):
         registry.architectures.get("spacy_bert_ner.TransformerModel.v1")(
-            name=str(tiny_bert_dir), get_spans=lambda docs: [], bucket_overhead=-1
+            name=str(tiny_bert_dir), get_spans=lambda docs: [], **{setting: -1}
         )
+
+
+class PredictsIn:
+    """A stand-in for precision.InPrecision: only the precision it predicts in."""
+
+    def __init__(self, precision: str) -> None:
+        self.precision = precision
+
+    def chosen(self) -> str:
+        return self.precision
+
+
+@pytest.mark.parametrize(
+    "precision,is_train,on_cpu,expected",
+    [("int8", False, True, 8), ("int8", True, True, 64), ("int8", False, False, 64), ("float32", False, True, 64)],
+)
+def test_int8_predictions_count_an_extra_call_at_their_own_overhead(precision, is_train, on_cpu, expected):
+    ids = numpy.ones((2, 5), dtype="int64")
+    wordpieces = WordpieceBatch(
+        strings=[["x"] * 5] * 2,
+        input_ids=ids if on_cpu else torch.as_tensor(ids),
+        attention_mask=ids,
+        lengths=[5, 5],
+        token_type_ids=None,
+    )
+    assert InLengthBuckets(PredictsIn(precision), 64, 8).overhead(wordpieces, is_train) == expected
 
 
 def test_architecture_is_found_without_imports(found_through_entry_points):

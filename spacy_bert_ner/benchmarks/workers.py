@@ -98,8 +98,11 @@ def _windows(nlp: Any) -> dict[str, Any]:
     if component["model"]["@architectures"] == "spacy_bert_ner.TransformerModel.v1":
         from ..pipeline.precision import _precision_wrapper
 
-        settings["bucket_overhead"] = component["model"]["bucket_overhead"]
-        settings["precision"] = _precision_wrapper(nlp.get_pipe("transformer").model).chosen()
+        model = nlp.get_pipe("transformer").model
+        settings["precision"] = _precision_wrapper(model).chosen()
+        buckets = model.layers[0]._func  # length_buckets.InLengthBuckets
+        int8 = settings["precision"] == "int8" and buckets.int8_bucket_overhead is not None
+        settings["bucket_overhead"] = buckets.int8_bucket_overhead if int8 else buckets.bucket_overhead
     return settings
 
 

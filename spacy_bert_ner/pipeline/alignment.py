@@ -10,10 +10,14 @@ counts them).
 
 `forward` is TransformerModel.v3's forward with this alignment in place of spacy-transformers'.
 It returns a `DocSplitBatch`, which splits its output per Doc (`doc._.trf_data`) from the Docs'
-lengths instead of a dict of every Token (spacy-transformers' `get_token_positions`).
+lengths instead of a dict of every Token (spacy-transformers' `get_token_positions`). To predict,
+it returns a `BucketedBatch`: each Doc's output put together from the length buckets' outputs,
+padded to the Doc's own longest window, without first stitching the whole batch into one padded
+layout (a copy of every padded position of the batch).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy
 import torch
@@ -24,9 +28,12 @@ from spacy_transformers.data_classes import FullTransformerBatch, TransformerDat
 from spacy_transformers.layers.transformer_model import huggingface_tokenize
 from spacy_transformers.truncate import truncate_oversize_splits
 from spacy_transformers.util import log_batch_size, log_gpu_memory, maybe_flush_pytorch_cache
-from thinc.api import Model, torch2xp
+from thinc.api import Model, get_array_module, torch2xp
 from thinc.types import Ragged
+from transformers import BatchEncoding, PreTrainedTokenizerFast
 from transformers.file_utils import ModelOutput
+
+from .length_buckets import InLengthBuckets, stitch_outputs
 
 
 def offset_alignment(spans: Sequence[Span], offset_mapping: numpy.ndarray) -> Ragged:
@@ -63,6 +70,28 @@ def offset_alignment(spans: Sequence[Span], offset_mapping: numpy.ndarray) -> Ra
     return _ragged(wordpiece, numpy.bincount(token, minlength=n_positions))
 
 
+def tokenize(tokenizer: Any, texts: list[str]) -> BatchEncoding:
+    """spacy-transformers' `huggingface_tokenize`, the wordpiece strings of a fast tokenizer read
+    from its encodings (the same strings) instead of converted back from the ids one text at a time."""
+    encodings = None
+    if isinstance(tokenizer, PreTrainedTokenizerFast):
+        batch_encoding = tokenizer(
+            texts,
+            add_special_tokens=True,
+            return_attention_mask=True,
+            return_offsets_mapping=True,
+            return_tensors="np",
+            return_token_type_ids=None,
+            padding="longest",
+        )
+        encodings = batch_encoding.encodings
+    if encodings is None:
+        return huggingface_tokenize(tokenizer, texts)
+    batch_encoding["input_texts"] = [encoding.tokens for encoding in encodings]
+    batch_encoding["pad_token"] = tokenizer.pad_token
+    return batch_encoding
+
+
 def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransformerBatch, Callable]:
     """spacy-transformers' TransformerModel forward (version 1.4), aligning with `offset_alignment`
     when the tokenizer gives offsets and with spacy-transformers' own alignment otherwise."""
@@ -74,7 +103,7 @@ def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransfor
     maybe_flush_pytorch_cache(chance=model.attrs.get("flush_cache_chance", 0))
     if logger:
         log_gpu_memory(logger, "begin forward")
-    batch_encoding = huggingface_tokenize(tokenizer, [span.text for span in flat_spans])
+    batch_encoding = tokenize(tokenizer, [span.text for span in flat_spans])
     wordpieces = WordpieceBatch.from_batch_encoding(batch_encoding)
     if logger:
         log_batch_size(logger, batch_encoding, is_train)
@@ -83,10 +112,15 @@ def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransfor
     else:
         align = get_alignment(flat_spans, wordpieces.strings, tokenizer.all_special_tokens)
     wordpieces, align = truncate_oversize_splits(wordpieces, align, tokenizer.model_max_length)
-    model_output, bp_tensors = transformer(wordpieces, is_train)
+    if not is_train and isinstance(transformer._func, InLengthBuckets):
+        buckets, bucket_outputs = transformer._func.predict_buckets(transformer, wordpieces)
+        output: DocSplitBatch = BucketedBatch(nested_spans, wordpieces, align, buckets, bucket_outputs)
+        bp_tensors = _no_backprop
+    else:
+        model_output, bp_tensors = transformer(wordpieces, is_train)
+        output = DocSplitBatch(spans=nested_spans, wordpieces=wordpieces, model_output=model_output, align=align)
     if logger:
         log_gpu_memory(logger, "after forward")
-    output = DocSplitBatch(spans=nested_spans, wordpieces=wordpieces, model_output=model_output, align=align)
 
     def backprop_transformer(d_output: FullTransformerBatch) -> list[Doc]:
         if logger:
@@ -99,35 +133,133 @@ def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransfor
     return output, backprop_transformer
 
 
+def _no_backprop(_: FullTransformerBatch) -> None:
+    raise ValueError("the transformer ran to predict (is_train=False): there is no backward pass")
+
+
 class DocSplitBatch(FullTransformerBatch):
     """A FullTransformerBatch whose `split_by_doc` finds each Doc's tokens from the Docs' lengths
     (batch positions in order of first appearance, as `offset_alignment` counts them); the same
     TransformerData, value for value, as spacy-transformers' split."""
 
     def split_by_doc(self) -> list[TransformerData]:
+        doc_data = self._doc_data()
+        return [
+            TransformerData.empty() if doc_align is None else doc_data(start, end, doc_align)
+            for start, end, doc_align in self._doc_windows()
+        ]
+
+    def _doc_windows(self) -> Iterator[tuple[int, int, Ragged | None]]:
+        """For each Doc, the range of its windows in the batch and its tokens' rows of the
+        alignment (None for a Doc without windows, which spacy-transformers skips the same way)."""
         first_token: dict[int, int] = {}  # id(doc) -> batch position of its first token
         n_tokens = 0
         for doc in _unique_docs([span for doc_spans in self.spans for span in doc_spans]):
             first_token[id(doc)], n_tokens = n_tokens, n_tokens + len(doc)
-        output_arrays = _xp_outputs(self.model_output)
-        outputs = []
-        start = prev_wordpieces = 0
+        start = 0
         for doc_spans in self.spans:
             if len(doc_spans) == 0 or len(doc_spans[0]) == 0:
-                outputs.append(TransformerData.empty())
+                yield start, start, None
                 continue
             first, last = doc_spans[0][0], doc_spans[-1][-1]  # as spacy-transformers indexes them
             end = start + len(doc_spans)
-            doc_wordpieces = self.wordpieces[start:end]
-            doc_align = self.align[first_token[id(first.doc)] + first.i : first_token[id(last.doc)] + last.i + 1]
-            doc_align.data = doc_align.data - prev_wordpieces
+            yield start, end, self.align[first_token[id(first.doc)] + first.i : first_token[id(last.doc)] + last.i + 1]
+            start = end
+
+    def _doc_data(self) -> Callable[[int, int, Ragged], TransformerData]:
+        """A Doc's TransformerData from its windows (start:end) and alignment: the windows' rows of
+        the batch's padded layout, the alignment moved to them."""
+        output_arrays = _xp_outputs(self.model_output)
+        n_positions = self.wordpieces.input_ids.shape[1]
+
+        def doc_data(start: int, end: int, doc_align: Ragged) -> TransformerData:
+            doc_align.data = doc_align.data - start * n_positions
             model_output = ModelOutput()
             for key, output in output_arrays.items():
                 model_output[key] = [t[start:end] for t in output] if isinstance(output, list) else output[start:end]
-            outputs.append(TransformerData(wordpieces=doc_wordpieces, model_output=model_output, align=doc_align))
-            prev_wordpieces += doc_wordpieces.input_ids.size
-            start = end
-        return outputs
+            return TransformerData(wordpieces=self.wordpieces[start:end], model_output=model_output, align=doc_align)
+
+        return doc_data
+
+
+class BucketedBatch(DocSplitBatch):
+    """The batch as predicted in length buckets, without the stitching into one padded layout:
+    each Doc's TransformerData is put together from the buckets' outputs, padded only to the Doc's
+    own longest window, as the Doc run alone would be (its windows' rows of the batch's padded
+    layout, cut to that length; the alignment indexes that layout). `model_output`, the whole
+    batch in the padded layout, is stitched only if something reads it."""
+
+    def __init__(
+        self,
+        spans: list[list[Span]],
+        wordpieces: WordpieceBatch,
+        align: Ragged,
+        buckets: list[numpy.ndarray],
+        bucket_outputs: list[ModelOutput],
+    ) -> None:
+        self._buckets, self._bucket_outputs, self._stitched = buckets, bucket_outputs, None
+        super().__init__(spans=spans, wordpieces=wordpieces, model_output=None, align=align)
+
+    @property
+    def model_output(self) -> ModelOutput:
+        if self._stitched is None:
+            n_seqs, n_positions = self.wordpieces.input_ids.shape
+            self._stitched = stitch_outputs(self._bucket_outputs, self._buckets, n_seqs, n_positions)
+        return self._stitched
+
+    @model_output.setter
+    def model_output(self, value: ModelOutput | None) -> None:
+        self._stitched = value
+
+    def _doc_data(self) -> Callable[[int, int, Ragged], TransformerData]:
+        """A Doc's TransformerData gathered from the buckets' outputs: its windows padded to the
+        longest of them, the alignment moved to that layout."""
+        bucket_arrays = [_xp_outputs(output) for output in self._bucket_outputs]
+        n_seqs, n_positions = self.wordpieces.input_ids.shape
+        bucket_of, row_of = numpy.zeros(n_seqs, dtype="int64"), numpy.zeros(n_seqs, dtype="int64")
+        for i, bucket in enumerate(self._buckets):
+            bucket_of[bucket], row_of[bucket] = i, numpy.arange(len(bucket))
+
+        def doc_data(start: int, end: int, doc_align: Ragged) -> TransformerData:
+            length = max(self.wordpieces.lengths[start:end])
+            window, position = numpy.divmod(doc_align.data, n_positions)
+            doc_align.data = ((window - start) * length + position).astype(doc_align.data.dtype)
+            rows = list(zip(bucket_of[start:end].tolist(), row_of[start:end].tolist()))
+            model_output = ModelOutput()
+            for key, first in bucket_arrays[0].items():
+                if isinstance(first, list):
+                    parts = ([arrays[key][i] for arrays in bucket_arrays] for i in range(len(first)))
+                    model_output[key] = [_gather_rows(part, rows, length) for part in parts]
+                else:
+                    model_output[key] = _gather_rows([arrays[key] for arrays in bucket_arrays], rows, length)
+            wordpieces = _cut_wordpieces(self.wordpieces[start:end], length)
+            return TransformerData(wordpieces=wordpieces, model_output=model_output, align=doc_align)
+
+        return doc_data
+
+
+def _gather_rows(bucket_arrays: list, rows: list[tuple[int, int]], length: int):
+    """(bucket, row) of each window stacked: per-sequence arrays with positions cut or padded
+    with zeros to `length`, or per-sequence vectors."""
+    first = bucket_arrays[0]
+    if first.ndim <= 2:
+        return get_array_module(first).stack([bucket_arrays[b][r] for b, r in rows])
+    gathered = get_array_module(first).zeros((len(rows), length, *first.shape[2:]), dtype=first.dtype)
+    for i, (b, r) in enumerate(rows):
+        source = bucket_arrays[b][r, :length]
+        gathered[i, : source.shape[0]] = source
+    return gathered
+
+
+def _cut_wordpieces(wordpieces: WordpieceBatch, length: int) -> WordpieceBatch:
+    token_type_ids = wordpieces.token_type_ids
+    return WordpieceBatch(
+        strings=[strings[:length] for strings in wordpieces.strings],
+        input_ids=wordpieces.input_ids[:, :length],
+        attention_mask=wordpieces.attention_mask[:, :length],
+        lengths=list(wordpieces.lengths),
+        token_type_ids=None if token_type_ids is None else token_type_ids[:, :length],
+    )
 
 
 def _xp_outputs(model_output: ModelOutput) -> ModelOutput:

@@ -6,7 +6,9 @@ wordpieces computed are padding. `InLengthBuckets` splits each call into buckets
 similar length (fewest padded wordpieces, counting `bucket_overhead` wordpieces for each extra
 call) and puts the buckets' outputs back in the batch's padded layout, so alignment, listeners
 and serialization are untouched. Outputs at real wordpieces are those of the single call, up to
-float rounding; padded positions hold zeros. docs/experiments.md has the measurements.
+float rounding; padded positions hold zeros. To predict, `alignment.forward` takes the buckets'
+outputs as they are (`predict_buckets`) and puts each Doc's together itself. docs/experiments.md has
+the measurements.
 """
 
 from collections.abc import Callable, Sequence
@@ -49,17 +51,28 @@ class InLengthBuckets:
     """The HF wrapper layer's forward, run as one call per length bucket with the outputs stitched
     back into the batch's padded layout. A class rather than a closure, so the model pickles."""
 
-    def __init__(self, forward: Forward, bucket_overhead: int) -> None:
+    def __init__(self, forward: Forward, bucket_overhead: int, int8_bucket_overhead: int | None = None) -> None:
         self.forward = forward
         self.bucket_overhead = bucket_overhead
+        self.int8_bucket_overhead = int8_bucket_overhead
+
+    def overhead(self, wordpieces: WordpieceBatch, is_train: bool) -> int:
+        """The wordpieces an extra call counts as: `int8_bucket_overhead` where the wrapped forward
+        predicts on ONNX Runtime's int8 graph (its calls cost less than torch's), else
+        `bucket_overhead`."""
+        chosen = getattr(self.forward, "chosen", None)  # precision.InPrecision's
+        on_cpu = isinstance(wordpieces.input_ids, numpy.ndarray)
+        if is_train or self.int8_bucket_overhead is None or chosen is None or not on_cpu:
+            return self.bucket_overhead
+        return self.int8_bucket_overhead if chosen() == "int8" else self.bucket_overhead
 
     def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
-        buckets = length_buckets(wordpieces.lengths, self.bucket_overhead)
+        buckets = length_buckets(wordpieces.lengths, self.overhead(wordpieces, is_train))
         if len(buckets) <= 1:
             return self.forward(model, wordpieces, is_train)
         calls = [self.forward(model, _take(wordpieces, bucket), is_train) for bucket in buckets]
         n_seqs, n_positions = wordpieces.input_ids.shape
-        output = _stitch([out for out, _ in calls], buckets, n_seqs, n_positions)
+        output = stitch_outputs([out for out, _ in calls], buckets, n_seqs, n_positions)
 
         def backprop(d_output: ModelOutput) -> Any:
             d_inputs = None
@@ -69,6 +82,16 @@ class InLengthBuckets:
             return d_inputs
 
         return output, backprop
+
+    def predict_buckets(
+        self, model: Model, wordpieces: WordpieceBatch
+    ) -> tuple[list[numpy.ndarray], list[ModelOutput]]:
+        """Prediction without the stitching: each bucket's sequence indices (into the batch) and its
+        output, padded to the bucket's own longest sequence."""
+        buckets = length_buckets(wordpieces.lengths, self.overhead(wordpieces, False))
+        if len(buckets) <= 1:
+            return [numpy.arange(len(wordpieces.lengths))], [self.forward(model, wordpieces, False)[0]]
+        return buckets, [self.forward(model, _take(wordpieces, bucket), False)[0] for bucket in buckets]
 
 
 def _take(wordpieces: WordpieceBatch, indices: numpy.ndarray) -> WordpieceBatch:
@@ -91,7 +114,9 @@ def _slice(tensor: torch.Tensor, indices: numpy.ndarray, length: int) -> torch.T
     return rows[:, :length] if rows.dim() > 2 else rows
 
 
-def _stitch(outputs: list[ModelOutput], buckets: list[numpy.ndarray], n_seqs: int, n_positions: int) -> ModelOutput:
+def stitch_outputs(
+    outputs: list[ModelOutput], buckets: list[numpy.ndarray], n_seqs: int, n_positions: int
+) -> ModelOutput:
     """The buckets' outputs in the batch's order and padded layout (zeros at padding)."""
     fields: dict[str, Any] = {}
     for key, first in outputs[0].items():

@@ -6,6 +6,7 @@ asked for (float32, bfloat16, int8 or auto: precision.py).
     @architectures = "spacy_bert_ner.TransformerModel.v1"
     name = "bert-base-cased"
     bucket_overhead = 64
+    int8_bucket_overhead = 32
     cpu_bfloat16 = false
     precision = "float32"
     # ... and the settings of spacy-transformers.TransformerModel.v3
@@ -39,6 +40,7 @@ def transformer_model_in_length_buckets(
     mixed_precision: bool = False,
     grad_scaler_config: dict | None = None,
     bucket_overhead: int = 64,
+    int8_bucket_overhead: int = 32,
     cpu_bfloat16: bool = False,
     int8: bool = False,
     precision: str | None = None,
@@ -48,8 +50,9 @@ def transformer_model_in_length_buckets(
     `precision` ("float32", "bfloat16", "int8" or "auto"; None: from the older `int8` and
     `cpu_bfloat16` settings)."""
     precision = check_precision(precision, int8, cpu_bfloat16)
-    if bucket_overhead < 0:
-        raise ValueError(f"bucket_overhead must be 0 or more wordpieces, got {bucket_overhead}")
+    for setting, value in (("bucket_overhead", bucket_overhead), ("int8_bucket_overhead", int8_bucket_overhead)):
+        if value < 0:
+            raise ValueError(f"{setting} must be 0 or more wordpieces, got {value}")
     model = create_TransformerModel_v3(
         name, get_spans, tokenizer_config or {}, transformer_config or {}, mixed_precision, grad_scaler_config or {}
     )
@@ -61,6 +64,7 @@ def transformer_model_in_length_buckets(
     # working.
     model._func = alignment.forward
     hf_layer = model.layers[0]
-    hf_layer._func = InLengthBuckets(InPrecision(hf_layer._func, precision, cpu_bfloat16), bucket_overhead)
+    in_precision = InPrecision(hf_layer._func, precision, cpu_bfloat16)
+    hf_layer._func = InLengthBuckets(in_precision, bucket_overhead, int8_bucket_overhead)
     hf_layer.attrs[INT8_GRAPH_ATTR] = Int8Graph()
     return model
