@@ -168,7 +168,7 @@ def test_predicted_split_is_the_padded_split_cut_to_each_docs_longest_window(tin
         transformer.model.attrs["get_spans"] = configure_sentence_spans(window=8, stride=6)
     rng = random.Random(1)
     docs = [random_doc(nlp, rng) for _ in range(6)] + [spacy.tokens.Doc(nlp.vocab, words=[])]
-    docs.append(docs[0])
+    docs += [docs[0], spacy.tokens.Doc(nlp.vocab, words="[PAD] [PAD] [PAD] [PAD] on Monday".split())]
     predicted = transformer.predict(docs)
     assert isinstance(predicted, alignment.BucketedBatch) and len(predicted._buckets) > 1
     padded = alignment.DocSplitBatch(predicted.spans, predicted.wordpieces, predicted.model_output, predicted.align)
@@ -178,7 +178,7 @@ def test_predicted_split_is_the_padded_split_cut_to_each_docs_longest_window(tin
         if not theirs.wordpieces.lengths:
             assert not ours.wordpieces.lengths and not ours.model_output
             continue
-        length = max(theirs.wordpieces.lengths)
+        length = int(theirs.wordpieces.attention_mask.sum(axis=1).max())  # not `lengths`: "[PAD]" in a text
         assert ours.wordpieces.input_ids.tolist() == theirs.wordpieces.input_ids[:, :length].tolist()
         assert ours.wordpieces.strings == [strings[:length] for strings in theirs.wordpieces.strings]
         window, position = numpy.divmod(theirs.align.dataXd, n_positions)
@@ -211,3 +211,38 @@ def test_tokenize_equals_spacy_transformers_tokenize(request, model):
     assert ours["input_texts"] == theirs["input_texts"] and ours["pad_token"] == theirs["pad_token"]
     for key in ("input_ids", "attention_mask", "offset_mapping"):
         numpy.testing.assert_array_equal(ours[key], theirs[key])
+
+
+def test_tokenize_gives_unknown_pieces_the_unknown_token(tiny_text_file):
+    """A Unigram model's encoding keeps an unknown piece's own text; the strings hold `<unk>`."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    pieces = [("<pad>", 0.0), ("<unk>", 0.0), ("▁", -2.0), ("▁the", -1.0)] + [(c, -5.0) for c in "hetcaf"]
+    backend = Tokenizer(models.Unigram(pieces, unk_id=1))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>")
+    texts = ["the zq café", "the"]
+    ours, theirs = alignment.tokenize(tokenizer, texts), huggingface_tokenize(tokenizer, texts)
+    assert "<unk>" in theirs["input_texts"][0] and ours["input_texts"] == theirs["input_texts"]
+
+
+def test_attentions_are_split_in_the_padded_layout(tiny_bert_dir):
+    """Outputs with more than a position axis (attentions) are not gathered per Doc: one call's
+    batch keeps spacy-transformers' padded split."""
+    nlp = spacy.blank("en")
+    model = {
+        "@architectures": "spacy_bert_ner.TransformerModel.v1",
+        "name": str(tiny_bert_dir),
+        "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6},
+        "transformer_config": {"output_attentions": True},
+        "bucket_overhead": 10_000,
+    }
+    transformer = nlp.add_pipe("transformer", config={"model": model})
+    nlp.initialize()
+    docs = [nlp("Alice met Bob in Paris on Monday and again in Berlin on Friday."), nlp("Hi.")]
+    predicted = transformer.predict(docs)
+    n_positions = predicted.wordpieces.input_ids.shape[1]
+    for doc_data in predicted.doc_data:
+        n_windows = doc_data.wordpieces.input_ids.shape[0]
+        assert doc_data.model_output["attentions"][0].shape[::2] == (n_windows, n_positions)

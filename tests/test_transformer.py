@@ -13,7 +13,7 @@ import spacy
 import torch
 from spacy.tokens import Doc
 from spacy.util import registry
-from spacy_transformers.data_classes import FullTransformerBatch, WordpieceBatch
+from spacy_transformers.data_classes import FullTransformerBatch
 from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
@@ -82,7 +82,9 @@ def docs() -> list[Doc]:
     words = "Alice Smith works for Acme Corp in Berlin and visits Paris with Bob Jones every spring".split()
     rng = random.Random(0)
     # 1 to 30 tokens: Docs of one short window up to several windows with short tails
-    return [Doc(nlp.vocab, words=[rng.choice(words) for _ in range(n)]) for n in (30, 3, 17, 9, 1, 22, 12)]
+    docs = [Doc(nlp.vocab, words=[rng.choice(words) for _ in range(n)]) for n in (30, 3, 17, 9, 1, 22, 12)]
+    # the tokenizer reads "[PAD]" in a text as its pad token: spacy-transformers' lengths miss it
+    return docs + [Doc(nlp.vocab, words="[PAD] [PAD] [PAD] Alice in Berlin".split())]
 
 
 def real_positions(batch: FullTransformerBatch) -> numpy.ndarray:
@@ -194,29 +196,28 @@ def test_negative_overhead_is_an_error(tiny_bert_dir, setting):
 
 
 class PredictsIn:
-    """A stand-in for precision.InPrecision: only the precision it predicts in."""
+    """A stand-in for precision.InPrecision: only whether it predicts on the int8 graph."""
 
-    def __init__(self, precision: str) -> None:
-        self.precision = precision
+    def __init__(self, int8: bool) -> None:
+        self.int8 = int8
 
-    def chosen(self) -> str:
-        return self.precision
+    def predicts_in_int8(self, model: Model) -> bool:
+        return self.int8
 
 
-@pytest.mark.parametrize(
-    "precision,is_train,on_cpu,expected",
-    [("int8", False, True, 8), ("int8", True, True, 64), ("int8", False, False, 64), ("float32", False, True, 64)],
-)
-def test_int8_predictions_count_an_extra_call_at_their_own_overhead(precision, is_train, on_cpu, expected):
-    ids = numpy.ones((2, 5), dtype="int64")
-    wordpieces = WordpieceBatch(
-        strings=[["x"] * 5] * 2,
-        input_ids=ids if on_cpu else torch.as_tensor(ids),
-        attention_mask=ids,
-        lengths=[5, 5],
-        token_type_ids=None,
-    )
-    assert InLengthBuckets(PredictsIn(precision), 64, 8).overhead(wordpieces, is_train) == expected
+@pytest.mark.parametrize("int8,is_train,expected", [(True, False, 8), (True, True, 64), (False, False, 64)])
+def test_int8_predictions_count_an_extra_call_at_their_own_overhead(int8, is_train, expected):
+    assert InLengthBuckets(PredictsIn(int8), 64, 8).overhead(Model("stand-in", lambda *a: a), is_train) == expected
+
+
+def test_a_model_off_the_cpu_never_predicts_on_the_int8_graph(tiny_bert_dir):
+    """spacy-transformers hands the layer numpy wordpieces on a GPU too: the model's device decides."""
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8")
+    in_precision = model.layers[0]._func.forward
+    assert in_precision.predicts_in_int8(model.layers[0])
+    model.layers[0].shims[0]._model.to("meta")  # weights on another device than the CPU
+    assert not in_precision.predicts_in_int8(model.layers[0])
+    assert model.layers[0]._func.overhead(model.layers[0], False) == model.layers[0]._func.bucket_overhead
 
 
 def test_architecture_is_found_without_imports(found_through_entry_points):

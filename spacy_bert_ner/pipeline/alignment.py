@@ -33,7 +33,7 @@ from thinc.types import Ragged
 from transformers import BatchEncoding, PreTrainedTokenizerFast
 from transformers.file_utils import ModelOutput
 
-from .length_buckets import InLengthBuckets, stitch_outputs
+from .length_buckets import InLengthBuckets, sequence_lengths, stitch_outputs
 
 
 def offset_alignment(spans: Sequence[Span], offset_mapping: numpy.ndarray) -> Ragged:
@@ -72,7 +72,7 @@ def offset_alignment(spans: Sequence[Span], offset_mapping: numpy.ndarray) -> Ra
 
 def tokenize(tokenizer: Any, texts: list[str]) -> BatchEncoding:
     """spacy-transformers' `huggingface_tokenize`, the wordpiece strings of a fast tokenizer read
-    from its encodings (the same strings) instead of converted back from the ids one text at a time."""
+    from its encodings instead of converted back from the ids one text at a time (the same strings)."""
     encodings = None
     if isinstance(tokenizer, PreTrainedTokenizerFast):
         batch_encoding = tokenizer(
@@ -87,7 +87,14 @@ def tokenize(tokenizer: Any, texts: list[str]) -> BatchEncoding:
         encodings = batch_encoding.encodings
     if encodings is None:
         return huggingface_tokenize(tokenizer, texts)
-    batch_encoding["input_texts"] = [encoding.tokens for encoding in encodings]
+    strings = [encoding.tokens for encoding in encodings]
+    # an unknown piece keeps its own text in a Unigram model's encoding; spacy-transformers' strings
+    # hold the unknown token there
+    unk_id, input_ids = tokenizer.unk_token_id, batch_encoding["input_ids"]
+    if unk_id is not None:
+        for row in numpy.flatnonzero((input_ids == unk_id).any(axis=1)):
+            strings[row] = [tokenizer.unk_token if i == unk_id else s for i, s in zip(input_ids[row], strings[row])]
+    batch_encoding["input_texts"] = strings
     batch_encoding["pad_token"] = tokenizer.pad_token
     return batch_encoding
 
@@ -115,6 +122,8 @@ def forward(model: Model, docs: list[Doc], is_train: bool) -> tuple[FullTransfor
     if not is_train and isinstance(transformer._func, InLengthBuckets):
         buckets, bucket_outputs = transformer._func.predict_buckets(transformer, wordpieces)
         output: DocSplitBatch = BucketedBatch(nested_spans, wordpieces, align, buckets, bucket_outputs)
+        if not all(_gathers_per_doc(out) for out in bucket_outputs):  # e.g. attentions: the padded layout
+            output = DocSplitBatch(nested_spans, wordpieces, output.model_output, align)
         bp_tensors = _no_backprop
     else:
         model_output, bp_tensors = transformer(wordpieces, is_train)
@@ -185,9 +194,9 @@ class DocSplitBatch(FullTransformerBatch):
 class BucketedBatch(DocSplitBatch):
     """The batch as predicted in length buckets, without the stitching into one padded layout:
     each Doc's TransformerData is put together from the buckets' outputs, padded only to the Doc's
-    own longest window, as the Doc run alone would be (its windows' rows of the batch's padded
-    layout, cut to that length; the alignment indexes that layout). `model_output`, the whole
-    batch in the padded layout, is stitched only if something reads it."""
+    own longest window (its windows' rows of the batch's padded layout, cut to that length; the
+    alignment indexes that layout). `model_output`, the whole batch in the padded layout, is
+    stitched only if something reads it."""
 
     def __init__(
         self,
@@ -202,7 +211,9 @@ class BucketedBatch(DocSplitBatch):
 
     @property
     def model_output(self) -> ModelOutput:
-        if self._stitched is None:
+        if self._stitched is None and len(self._bucket_outputs) == 1:  # the batch in one call
+            self._stitched = self._bucket_outputs[0]
+        elif self._stitched is None:
             n_seqs, n_positions = self.wordpieces.input_ids.shape
             self._stitched = stitch_outputs(self._bucket_outputs, self._buckets, n_seqs, n_positions)
         return self._stitched
@@ -216,12 +227,13 @@ class BucketedBatch(DocSplitBatch):
         longest of them, the alignment moved to that layout."""
         bucket_arrays = [_xp_outputs(output) for output in self._bucket_outputs]
         n_seqs, n_positions = self.wordpieces.input_ids.shape
+        lengths = sequence_lengths(self.wordpieces)
         bucket_of, row_of = numpy.zeros(n_seqs, dtype="int64"), numpy.zeros(n_seqs, dtype="int64")
         for i, bucket in enumerate(self._buckets):
             bucket_of[bucket], row_of[bucket] = i, numpy.arange(len(bucket))
 
         def doc_data(start: int, end: int, doc_align: Ragged) -> TransformerData:
-            length = max(self.wordpieces.lengths[start:end])
+            length = max(lengths[start:end])
             window, position = numpy.divmod(doc_align.data, n_positions)
             doc_align.data = ((window - start) * length + position).astype(doc_align.data.dtype)
             rows = list(zip(bucket_of[start:end].tolist(), row_of[start:end].tolist()))
@@ -236,6 +248,13 @@ class BucketedBatch(DocSplitBatch):
             return TransformerData(wordpieces=wordpieces, model_output=model_output, align=doc_align)
 
         return doc_data
+
+
+def _gathers_per_doc(output: ModelOutput) -> bool:
+    """Whether each of the output's tensors is per position (sequences x positions x width) or
+    per sequence (sequences x width), as `BucketedBatch` gathers them."""
+    tensors = [t for value in output.values() for t in (value if isinstance(value, tuple) else (value,))]
+    return all(not isinstance(t, torch.Tensor) or t.dim() <= 3 for t in tensors)
 
 
 def _gather_rows(bucket_arrays: list, rows: list[tuple[int, int]], length: int):

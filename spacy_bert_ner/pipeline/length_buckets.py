@@ -51,26 +51,28 @@ class InLengthBuckets:
     """The HF wrapper layer's forward, run as one call per length bucket with the outputs stitched
     back into the batch's padded layout. A class rather than a closure, so the model pickles."""
 
+    int8_bucket_overhead: int | None = None  # for instances pickled before the setting
+
     def __init__(self, forward: Forward, bucket_overhead: int, int8_bucket_overhead: int | None = None) -> None:
         self.forward = forward
         self.bucket_overhead = bucket_overhead
         self.int8_bucket_overhead = int8_bucket_overhead
 
-    def overhead(self, wordpieces: WordpieceBatch, is_train: bool) -> int:
+    def overhead(self, model: Model, is_train: bool) -> int:
         """The wordpieces an extra call counts as: `int8_bucket_overhead` where the wrapped forward
         predicts on ONNX Runtime's int8 graph (its calls cost less than torch's), else
         `bucket_overhead`."""
-        chosen = getattr(self.forward, "chosen", None)  # precision.InPrecision's
-        on_cpu = isinstance(wordpieces.input_ids, numpy.ndarray)
-        if is_train or self.int8_bucket_overhead is None or chosen is None or not on_cpu:
+        predicts_in_int8 = getattr(self.forward, "predicts_in_int8", None)  # precision.InPrecision's
+        if is_train or self.int8_bucket_overhead is None or predicts_in_int8 is None:
             return self.bucket_overhead
-        return self.int8_bucket_overhead if chosen() == "int8" else self.bucket_overhead
+        return self.int8_bucket_overhead if predicts_in_int8(model) else self.bucket_overhead
 
     def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
-        buckets = length_buckets(wordpieces.lengths, self.overhead(wordpieces, is_train))
+        lengths = sequence_lengths(wordpieces)
+        buckets = length_buckets(lengths, self.overhead(model, is_train))
         if len(buckets) <= 1:
             return self.forward(model, wordpieces, is_train)
-        calls = [self.forward(model, _take(wordpieces, bucket), is_train) for bucket in buckets]
+        calls = [self.forward(model, _take(wordpieces, bucket, lengths), is_train) for bucket in buckets]
         n_seqs, n_positions = wordpieces.input_ids.shape
         output = stitch_outputs([out for out, _ in calls], buckets, n_seqs, n_positions)
 
@@ -88,15 +90,27 @@ class InLengthBuckets:
     ) -> tuple[list[numpy.ndarray], list[ModelOutput]]:
         """Prediction without the stitching: each bucket's sequence indices (into the batch) and its
         output, padded to the bucket's own longest sequence."""
-        buckets = length_buckets(wordpieces.lengths, self.overhead(wordpieces, False))
+        lengths = sequence_lengths(wordpieces)
+        buckets = length_buckets(lengths, self.overhead(model, False))
         if len(buckets) <= 1:
             return [numpy.arange(len(wordpieces.lengths))], [self.forward(model, wordpieces, False)[0]]
-        return buckets, [self.forward(model, _take(wordpieces, bucket), False)[0] for bucket in buckets]
+        return buckets, [self.forward(model, _take(wordpieces, bucket, lengths), False)[0] for bucket in buckets]
 
 
-def _take(wordpieces: WordpieceBatch, indices: numpy.ndarray) -> WordpieceBatch:
-    """The sequences at `indices`, padded only to their own longest."""
-    length = max(wordpieces.lengths[i] for i in indices)
+def sequence_lengths(wordpieces: WordpieceBatch) -> list[int]:
+    """Each sequence's length up to its last attended wordpiece. (spacy-transformers' `lengths`
+    count the wordpieces that are not the pad token, too few where a text holds that token.)"""
+    mask = wordpieces.attention_mask
+    mask = numpy.asarray(mask.get() if hasattr(mask, "get") else mask) > 0  # .get(): a cupy array
+    if mask.ndim != 2 or mask.shape[1] == 0:
+        return [0] * len(mask)
+    last = mask.shape[1] - numpy.argmax(mask[:, ::-1], axis=1)
+    return numpy.where(mask.any(axis=1), last, 0).tolist()
+
+
+def _take(wordpieces: WordpieceBatch, indices: numpy.ndarray, lengths: list[int]) -> WordpieceBatch:
+    """The sequences at `indices`, padded only to their own longest (`lengths`: `sequence_lengths`)."""
+    length = max(lengths[i] for i in indices)
     rows = get_array_module(wordpieces.input_ids).asarray(indices)
     token_type_ids = wordpieces.token_type_ids
     return WordpieceBatch(

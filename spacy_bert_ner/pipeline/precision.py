@@ -22,7 +22,6 @@ import logging
 import warnings
 from collections.abc import Callable
 
-import numpy
 from spacy.language import Language
 from spacy_transformers.data_classes import WordpieceBatch
 from thinc.api import Model
@@ -73,7 +72,7 @@ class InPrecision:
     def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
         if is_train:
             return self.train_forward(model, wordpieces, is_train)
-        if not isinstance(wordpieces.input_ids, numpy.ndarray):  # on a GPU
+        if not on_cpu(model):  # on a GPU: the model's own precision
             return self.forward(model, wordpieces, is_train)
         chosen = self.chosen()
         if chosen == "int8":
@@ -89,6 +88,10 @@ class InPrecision:
         if chosen == "bfloat16" and self.in_bfloat16 is not None:
             return self.in_bfloat16(model, wordpieces, is_train)
         return self.forward(model, wordpieces, is_train)
+
+    def predicts_in_int8(self, model: Model) -> bool:
+        """Whether prediction runs on the int8 graph (ONNX Runtime): int8 chosen, on a CPU."""
+        return self.chosen() == "int8" and on_cpu(model)
 
     def set(self, precision: str) -> None:
         """Predict in `precision` from now on (chosen again at the next prediction)."""
@@ -107,6 +110,14 @@ class InPrecision:
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_chosen": None}  # chosen again on the machine it is unpickled on
+
+
+def on_cpu(model: Model) -> bool:
+    """Whether the HF wrapper layer's torch model is on the CPU. (Its wordpieces are numpy arrays
+    on a GPU too: spacy-transformers moves them to the device inside the layer.)"""
+    for parameter in model.shims[0]._model.parameters():
+        return parameter.device.type == "cpu"
+    return True
 
 
 def set_precision(nlp: Language, precision: str) -> list[str]:
