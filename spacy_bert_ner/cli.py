@@ -544,7 +544,7 @@ app.add_typer(bench_app, name="bench")
 
 
 def _register_benchmarks() -> None:
-    from .benchmarks import alignment, annotation, bfloat16, conversion, inference, scaling, suite, training
+    from .benchmarks import alignment, annotation, bfloat16, conversion, inference, scaling, stages, suite, training
 
     for name, module in [
         ("annotation", annotation),
@@ -555,6 +555,7 @@ def _register_benchmarks() -> None:
         ("conversion", conversion),
         ("bfloat16", bfloat16),
         ("alignment", alignment),
+        ("stages", stages),
     ]:
         summary = " ".join(module.__doc__.split("\n\n")[0].split())
         bench_app.command(name, help=summary)(module.main)

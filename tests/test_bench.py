@@ -223,3 +223,24 @@ def test_annotation_bench_refuses_an_unknown_precision(tmp_path):
     data.write_bytes(b"")
     result = CliRunner().invoke(app, ["bench", "annotation", "model", "--data", str(data), "--precisions", "fp8"])
     assert result.exit_code == 1 and "--precisions must name" in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_stages_bench_times_each_stage_of_a_pass(tiny_pipeline, tiny_corpus_dir, tmp_path):
+    output = tmp_path / "stages.md"
+    args = ["bench", "stages", str(tiny_pipeline), "--data", str(tiny_corpus_dir / "dev.spacy"), "--repeats", "1"]
+    args += ["--override", "components.transformer.model.bucket_overhead=0", "--output", str(output)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = markdown_tables(output.read_text(encoding="utf-8"))["Where the time goes"]
+    stages = column(table, "stage")
+    assert stages[0] == "nlp.pipe" and "transformer: encoder" in stages and "aligned_ner: Viterbi decoding" in stages
+    seconds = dict(zip(stages, map(float, column(table, "seconds"))))
+    assert 0 < seconds["transformer: encoder"] < seconds["transformer.predict"] <= seconds["nlp.pipe"]
+    assert "bucket_overhead=0" in output.read_text(encoding="utf-8")
+
+
+def test_stages_bench_names_a_malformed_override(tmp_path):
+    args = ["bench", "stages", str(tmp_path / "no-model"), "--data", str(tmp_path / "dev.spacy"), "--override", "x"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "KEY=VALUE" in result.output
