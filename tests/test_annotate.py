@@ -200,3 +200,17 @@ def test_precision_option_predicts_in_int8_and_names_a_bad_one(trained_pipeline_
     assert [[(e["start"], e["label"]) for e in row["entities"]] for row in rows] == want
     bad = invoke(trained_pipeline_dir, source, tmp_path / "bad" / "docs.jsonl", "--precision", "fp8")
     assert bad.exit_code == 1 and "--precision must be one of auto, float32, bfloat16, int8, got 'fp8'" in bad.output
+
+
+@pytest.mark.slow
+def test_several_processes_get_the_int8_graph_built_once(trained_pipeline_dir):
+    """A training folder carries no int8 graph: with n_process > 1 it is built before the workers
+    start (they inherit it), with one process at the first prediction."""
+    from spacy_bert_ner.pipeline.precision import build_int8_graphs
+
+    assert build_int8_graphs(spacy.load(trained_pipeline_dir)) == []  # float32: no graph
+    for n_process, built in ((1, False), (2, True)):
+        nlp = spacy.load(trained_pipeline_dir, config={"components.transformer.model.precision": "int8"})
+        graph = nlp.get_pipe("transformer").model.layers[0].attrs["int8_graph"]
+        pipe_annotator(nlp, 8, n_process)
+        assert (graph.onnx is not None) is built

@@ -49,7 +49,13 @@ class Summary:
 
 
 def pipe_annotator(nlp: Language, batch_size: int, n_process: int) -> Annotator:
-    """Docs from `nlp.pipe`: raw text through the pipeline's tokenizer, a DocBin's tokens kept."""
+    """Docs from `nlp.pipe`: raw text through the pipeline's tokenizer, a DocBin's tokens kept.
+    With several processes, an int8 graph the pipeline does not carry (a training folder) is
+    built once here, not in every worker."""
+    if n_process > 1:
+        from ..pipeline.precision import build_int8_graphs
+
+        build_int8_graphs(nlp)
 
     def annotate(records: list[Record]) -> Iterable[Doc]:
         inputs = (pipeline_input(nlp.vocab, r.text, r.words, r.spaces) for r in records)

@@ -28,6 +28,7 @@ from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
 from .cpu_bfloat16 import InCPUBfloat16, native_bfloat16
+from .onnx_int8 import ATTR as INT8_GRAPH_ATTR
 from .onnx_int8 import Int8EngineError, cpu_has_int8_dot_products, int8_forward, warn_if_int8_may_saturate
 
 Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
@@ -110,6 +111,20 @@ class InPrecision:
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_chosen": None}  # chosen again on the machine it is unpickled on
+
+
+def build_int8_graphs(nlp: Language) -> list[str]:
+    """Build now the int8 graph of each spacy_bert_ner transformer that predicts on it, rather than
+    at its first prediction: done before `nlp.pipe(n_process=...)` starts its workers, they get the
+    graph with the pipeline (forked or pickled) instead of each building its own. Returns their names."""
+    names = []
+    for name, pipe in nlp.pipeline:
+        wrapper = _precision_wrapper(getattr(pipe, "model", None))
+        hf_layer = pipe.model.layers[0] if wrapper is not None else None
+        if hf_layer is not None and wrapper.predicts_in_int8(hf_layer):
+            hf_layer.attrs[INT8_GRAPH_ATTR].ensure(hf_layer.shims[0]._model)
+            names.append(name)
+    return names
 
 
 def on_cpu(model: Model) -> bool:
