@@ -82,16 +82,17 @@ def docs() -> list[Doc]:
     words = "Alice Smith works for Acme Corp in Berlin and visits Paris with Bob Jones every spring".split()
     rng = random.Random(0)
     # 1 to 30 tokens: Docs of one short window up to several windows with short tails
-    docs = [Doc(nlp.vocab, words=[rng.choice(words) for _ in range(n)]) for n in (30, 3, 17, 9, 1, 22, 12)]
-    # the tokenizer reads "[PAD]" in a text as its pad token: spacy-transformers' lengths miss it
-    return docs + [Doc(nlp.vocab, words="[PAD] [PAD] [PAD] Alice in Berlin".split())]
+    return [Doc(nlp.vocab, words=[rng.choice(words) for _ in range(n)]) for n in (30, 3, 17, 9, 1, 22, 12)]
 
 
 def real_positions(batch: FullTransformerBatch) -> numpy.ndarray:
     return numpy.asarray(batch.wordpieces.attention_mask, dtype=bool)
 
 
-def test_outputs_equal_the_single_padded_call(tiny_bert_dir, docs):
+@pytest.mark.parametrize("pad_token_in_text", [False, True])
+def test_outputs_equal_the_single_padded_call(tiny_bert_dir, docs, pad_token_in_text):
+    if pad_token_in_text:  # read as the pad token: spacy-transformers' `lengths` miss those wordpieces
+        docs = docs + [Doc(docs[0].vocab, words="[PAD] [PAD] [PAD] Alice in Berlin".split())]
     single = build("spacy-transformers.TransformerModel.v3", tiny_bert_dir)
     bucketed = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, bucket_overhead=0)
     expected, got = single.predict(docs), bucketed.predict(docs)
@@ -212,8 +213,9 @@ def test_int8_predictions_count_an_extra_call_at_their_own_overhead(int8, is_tra
 
 def test_a_model_off_the_cpu_never_predicts_on_the_int8_graph(tiny_bert_dir):
     """spacy-transformers hands the layer numpy wordpieces on a GPU too: the model's device decides."""
-    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, precision="int8")
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)  # float32: no graph built at init
     in_precision = model.layers[0]._func.forward
+    in_precision.set("int8")
     assert in_precision.predicts_in_int8(model.layers[0])
     model.layers[0].shims[0]._model.to("meta")  # weights on another device than the CPU
     assert not in_precision.predicts_in_int8(model.layers[0])
