@@ -100,9 +100,8 @@ def _windows(nlp: Any) -> dict[str, Any]:
 
         model = nlp.get_pipe("transformer").model
         settings["precision"] = _precision_wrapper(model).chosen()
-        buckets = model.layers[0]._func  # length_buckets.InLengthBuckets
-        int8 = settings["precision"] == "int8" and buckets.int8_bucket_overhead is not None
-        settings["bucket_overhead"] = buckets.int8_bucket_overhead if int8 else buckets.bucket_overhead
+        # the overhead the pipeline's own prediction uses (length_buckets.InLengthBuckets)
+        settings["bucket_overhead"] = model.layers[0]._func.overhead(model.layers[0], False)
     return settings
 
 
