@@ -235,6 +235,10 @@ def test_stages_bench_times_each_stage_of_a_pass(tiny_pipeline, tiny_corpus_dir,
     table = markdown_tables(output.read_text(encoding="utf-8"))["Where the time goes"]
     stages = column(table, "stage")
     assert stages[0] == "nlp.pipe" and "transformer: encoder" in stages and "aligned_ner: Viterbi decoding" in stages
+    order = ["transformer.predict", "transformer: tokenizing the windows", "transformer: encoder"]
+    order += ["transformer.set_annotations", "transformer: split per Doc", "aligned_ner.predict"]
+    order += ["aligned_ner.set_annotations", "aligned_ner: Viterbi decoding", "aligned_ner: CRF marginals"]
+    assert [stage for stage in stages if stage in order] == order  # each stage below the method it runs in
     seconds = dict(zip(stages, map(float, column(table, "seconds"))))
     assert 0 < seconds["transformer: encoder"] < seconds["transformer.predict"] <= seconds["nlp.pipe"]
     assert "bucket_overhead=0" in output.read_text(encoding="utf-8")

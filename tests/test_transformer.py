@@ -217,8 +217,10 @@ def test_a_model_off_the_cpu_never_predicts_on_the_int8_graph(tiny_bert_dir):
     in_precision = model.layers[0]._func.forward
     in_precision.set("int8")
     assert in_precision.predicts_in_int8(model.layers[0])
+    assert in_precision.predicts_in(model.layers[0]) == "int8"
     model.layers[0].shims[0]._model.to("meta")  # weights on another device than the CPU
     assert not in_precision.predicts_in_int8(model.layers[0])
+    assert in_precision.predicts_in(model.layers[0]) == "float32 (GPU)"
     assert model.layers[0]._func.overhead(model.layers[0], False) == model.layers[0]._func.bucket_overhead
 
 

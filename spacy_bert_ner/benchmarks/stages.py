@@ -75,13 +75,20 @@ def stages_section(
     nlp = spacy.load(model, config=config)
     gold = list(DocBin().from_disk(data).get_docs(nlp.vocab))[: limit or None]
     n_words = sum(map(len, gold))
+    # the stages timed inside the components' methods: (owner, attribute, component, method, stage)
+    inner = [
+        (alignment, "tokenize", "transformer", "predict", "tokenizing the windows"),
+        (alignment, "offset_alignment", "transformer", "predict", "token-to-wordpiece alignment"),
+        (alignment.DocSplitBatch, "split_by_doc", "transformer", "set_annotations", "split per Doc"),
+        (aligned_ner, "viterbi_batch", "aligned_ner", "set_annotations", "Viterbi decoding"),
+        (aligned_ner, "crf_marginals_batch", "aligned_ner", "set_annotations", "CRF marginals"),
+    ]
+    nested: dict[str, list[str]] = {}  # "component.method": the stages inside it, in order
     totals: Counter = Counter()
     with ExitStack() as stack:
-        stack.enter_context(timing(alignment, "tokenize", "transformer: tokenizing the windows", totals))
-        stack.enter_context(timing(alignment, "offset_alignment", "transformer: token-to-wordpiece alignment", totals))
-        stack.enter_context(timing(alignment.DocSplitBatch, "split_by_doc", "transformer: split per Doc", totals))
-        stack.enter_context(timing(aligned_ner, "viterbi_batch", "aligned_ner: Viterbi decoding", totals))
-        stack.enter_context(timing(aligned_ner, "crf_marginals_batch", "aligned_ner: CRF marginals", totals))
+        for owner, attribute, component, method, stage in inner:
+            stack.enter_context(timing(owner, attribute, f"{component}: {stage}", totals))
+            nested.setdefault(f"{component}.{method}", []).append(f"{component}: {stage}")
         for name, pipe in nlp.pipeline:
             for method in ("predict", "set_annotations"):
                 if hasattr(pipe, method):
@@ -89,6 +96,7 @@ def stages_section(
             buckets = getattr(getattr(getattr(pipe, "model", None), "layers", [None])[0], "_func", None)
             if hasattr(buckets, "forward") and hasattr(buckets, "predict_buckets"):  # InLengthBuckets
                 stack.enter_context(timing(buckets, "forward", f"{name}: encoder", totals))
+                nested.setdefault(f"{name}.predict", []).append(f"{name}: encoder")
         list(nlp.pipe((unannotated_copy(nlp.vocab, doc) for doc in gold[:batch_size]), batch_size=batch_size))
         best_total, best = float("inf"), Counter()
         for _ in range(repeats):
@@ -101,7 +109,9 @@ def stages_section(
             if total < best_total:
                 best_total, best = total, Counter(totals)
     rows = [["nlp.pipe", f"{best_total:.3f}", "100.0%"]]
-    rows += [[stage, f"{seconds:.3f}", f"{100 * seconds / best_total:.1f}%"] for stage, seconds in _in_order(best)]
+    rows += [
+        [stage, f"{seconds:.3f}", f"{100 * seconds / best_total:.1f}%"] for stage, seconds in _in_order(best, nested)
+    ]
     notes = [
         f"{machine()}; {model} on {data} ({len(gold)} Docs, {n_words:,} words, gold tokens and sentence starts); "
         f"batch {batch_size}; the best of {repeats} passes ({n_words / best_total:,.0f} words/sec); "
@@ -113,18 +123,14 @@ def stages_section(
     return Section("Where the time goes", ["stage", "seconds", "of the pass"], rows, notes)
 
 
-def _in_order(totals: Counter) -> list[tuple[str, float]]:
-    """Each component's predict, then the stages inside it, then its set_annotations and theirs."""
-    components = [key.rsplit(".", 1)[0] for key in totals if key.endswith(".predict")]
+def _in_order(totals: Counter, nested: dict[str, list[str]]) -> list[tuple[str, float]]:
+    """Each component method's row, then the rows of the stages inside it; whatever else was timed last."""
     ordered: list[tuple[str, float]] = []
-    for component in components:
-        inner = [(k, v) for k, v in totals.items() if k.startswith(f"{component}:")]
-        ordered.append((f"{component}.predict", totals[f"{component}.predict"]))
-        ordered += [(k, v) for k, v in inner if "decoding" not in k and "marginals" not in k and "split" not in k]
-        if f"{component}.set_annotations" in totals:
-            ordered.append((f"{component}.set_annotations", totals[f"{component}.set_annotations"]))
-        ordered += [(k, v) for k, v in inner if "decoding" in k or "marginals" in k or "split" in k]
-    return ordered + [(k, v) for k, v in totals.items() if k not in dict(ordered)]
+    for method_key in [key for key in totals if key.endswith((".predict", ".set_annotations"))]:
+        ordered.append((method_key, totals[method_key]))
+        ordered += [(stage, totals[stage]) for stage in nested.get(method_key, []) if stage in totals]
+    listed = dict(ordered)
+    return ordered + [(key, seconds) for key, seconds in totals.items() if key not in listed]
 
 
 def _parse_override(override: str) -> tuple[str, Any]:

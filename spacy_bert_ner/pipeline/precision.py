@@ -94,6 +94,13 @@ class InPrecision:
         """Whether prediction runs on the int8 graph (ONNX Runtime): int8 chosen, on a CPU."""
         return self.chosen() == "int8" and on_cpu(model)
 
+    def predicts_in(self, model: Model) -> str:
+        """What prediction runs in for the HF wrapper layer `model`: on a CPU, `chosen()`; on a
+        GPU, the model's own precision (spacy-transformers' `mixed_precision`)."""
+        if on_cpu(model):
+            return self.chosen()
+        return "mixed precision (GPU)" if getattr(model.shims[0], "_mixed_precision", False) else "float32 (GPU)"
+
     def set(self, precision: str) -> None:
         """Predict in `precision` from now on (chosen again at the next prediction)."""
         self.precision = check_precision(precision, False, False)
@@ -149,10 +156,14 @@ def set_precision(nlp: Language, precision: str) -> list[str]:
 
 
 def predicting_precision(nlp: Language) -> dict[str, str]:
-    """The precision each spacy_bert_ner transformer in `nlp` predicts in on this machine (`auto`
-    resolved), by component name."""
-    wrappers = {name: _precision_wrapper(getattr(pipe, "model", None)) for name, pipe in nlp.pipeline}
-    return {name: wrapper.chosen() for name, wrapper in wrappers.items() if wrapper is not None}
+    """The precision each spacy_bert_ner transformer in `nlp` predicts in on this machine, on the
+    device its model is on (`auto` resolved), by component name."""
+    predicting = {}
+    for name, pipe in nlp.pipeline:
+        wrapper = _precision_wrapper(getattr(pipe, "model", None))
+        if wrapper is not None:
+            predicting[name] = wrapper.predicts_in(pipe.model.layers[0])
+    return predicting
 
 
 def _precision_wrapper(model: Model | None) -> "InPrecision | None":
