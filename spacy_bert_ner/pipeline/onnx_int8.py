@@ -15,7 +15,7 @@ outliers int8 handles worst (docs/results.md has the F1 with and without it).
 
 The graph's F1 was measured on x86 CPUs with VNNI or AMX, whose instructions add 8-bit products
 in 32 bits, and on one with AVX2 only, whose kernels add pairs of products in 16 bits
-(VPMADDUBSW) and can saturate: F1 held on both (docs/results.md). Elsewhere (ARM, x86 without
+(VPMADDUBSW) and can saturate: F1 held on both (docs/results.md; MiniLM on AVX2). Elsewhere (ARM, x86 without
 AVX2) it was not measured: `auto` does not choose int8 there, and `int8` asked for there warns.
 """
 
