@@ -362,12 +362,12 @@ def test_bad_precision_settings_are_clear_errors(tiny_bert_dir, settings, messag
 
 def test_auto_picks_int8_then_native_bfloat16_then_float32(monkeypatch):
     monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setattr(precision_module, "int8_measured_on_this_cpu", lambda: True)
+    monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: True)
     assert precision_module.auto_precision() == "int8"
     monkeypatch.setattr(precision_module, "native_bfloat16", lambda: True)
-    monkeypatch.setattr(precision_module, "int8_measured_on_this_cpu", lambda: False)
-    assert precision_module.auto_precision() == "bfloat16"  # int8's F1 not measured on this kind of CPU
-    monkeypatch.setattr(precision_module, "int8_measured_on_this_cpu", lambda: True)
+    monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: False)
+    assert precision_module.auto_precision() == "bfloat16"  # no VNNI: ONNX Runtime's int8 sums may saturate
+    monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: True)
     monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: None)
     assert precision_module.auto_precision() == "bfloat16"
     monkeypatch.setattr(precision_module, "native_bfloat16", lambda: False)
@@ -375,39 +375,33 @@ def test_auto_picks_int8_then_native_bfloat16_then_float32(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "machine,flags,dot_products,measured",
+    "machine,flags,expected",
     [
-        ("x86_64", {"avx2": True, "avx512_vnni": True}, True, True),
-        ("AMD64", {"avx2": True, "avx_vnni": True}, True, True),
-        ("x86_64", {"avx2": True, "amx_int8": True}, True, True),
-        ("x86_64", {"avx2": True, "avx512_f": True, "avx512_bf16": False}, False, True),
-        ("x86_64", {"avx2": False, "sse4_2": True}, False, False),
-        ("aarch64", {}, False, False),
+        ("x86_64", {"avx2": True, "avx512_vnni": True}, True),
+        ("AMD64", {"avx2": True, "avx_vnni": True}, True),
+        ("x86_64", {"avx2": True, "amx_int8": True}, True),
+        ("x86_64", {"avx2": True, "avx512_f": True, "avx512_bf16": False}, False),
+        ("aarch64", {}, False),
     ],
 )
-def test_int8_cpu_kinds_read_from_the_cpu_capabilities(monkeypatch, machine, flags, dot_products, measured):
+def test_int8_dot_products_read_from_the_cpu_capabilities(monkeypatch, machine, flags, expected):
     monkeypatch.setattr(onnx_int8.platform, "machine", lambda: machine)
     monkeypatch.setattr(onnx_int8.torch.cpu, "get_capabilities", lambda: flags)
-    assert onnx_int8.cpu_has_int8_dot_products() is dot_products
-    assert onnx_int8.int8_measured_on_this_cpu() is measured
+    assert onnx_int8.cpu_has_int8_dot_products() is expected
 
 
-@pytest.mark.parametrize("flags,warns", [({"avx2": False, "sse4_2": True}, True), ({"avx2": True}, False)])
-def test_int8_asked_for_where_it_was_never_measured_warns_once_and_predicts(
-    tiny_bert_dir, docs, monkeypatch, recwarn, flags, warns
-):
+def test_int8_asked_for_on_an_x86_cpu_without_vnni_warns_once_and_predicts(tiny_bert_dir, docs, monkeypatch):
     monkeypatch.setattr(onnx_int8.platform, "machine", lambda: "x86_64")
-    monkeypatch.setattr(onnx_int8.torch.cpu, "get_capabilities", lambda: flags)
-    onnx_int8.warn_if_int8_unmeasured.cache_clear()
+    monkeypatch.setattr(onnx_int8.torch.cpu, "get_capabilities", lambda: {"avx2": True, "avx512_vnni": False})
+    onnx_int8.warn_if_int8_may_saturate.cache_clear()
     try:
-        float32, int8 = int8_beside_float32(tiny_bert_dir)
-        got = int8.predict(docs).model_output.last_hidden_state
-        messages = [str(w.message) for w in recwarn if "not on this one" in str(w.message)]
-        assert len(messages) == int(warns)
-        assert onnx_int8.warn_if_int8_unmeasured() is warns  # cached: warned at most once this process
+        with pytest.warns(UserWarning, match="no VNNI or AMX int8 instructions.*can saturate"):
+            float32, int8 = int8_beside_float32(tiny_bert_dir)
+            got = int8.predict(docs).model_output.last_hidden_state
+        assert onnx_int8.warn_if_int8_may_saturate() is True  # cached: warned once this process
         assert got.shape == float32.predict(docs).model_output.last_hidden_state.shape
     finally:
-        onnx_int8.warn_if_int8_unmeasured.cache_clear()
+        onnx_int8.warn_if_int8_may_saturate.cache_clear()
 
 
 def test_auto_predicts_as_the_precision_it_picks(tiny_bert_dir, docs, monkeypatch):

@@ -13,10 +13,11 @@ it is loaded beside is rebuilt, with a warning. Training runs on the float32 mod
 Each feed-forward block's output projection stays in float32: its inputs (after GELU) hold the
 outliers int8 handles worst (docs/results.md has the F1 with and without it).
 
-The graph's F1 was measured on x86 CPUs with VNNI or AMX, whose instructions add 8-bit products
-in 32 bits, and on one with AVX2 only, whose kernels add pairs of products in 16 bits
-(VPMADDUBSW) and can saturate: F1 held on both (docs/results.md; MiniLM on AVX2). Elsewhere (ARM, x86 without
-AVX2) it was not measured: `auto` does not choose int8 there, and `int8` asked for there warns.
+The graph's accuracy was measured on x86 CPUs with VNNI or AMX, whose instructions add 8-bit
+products in 32 bits. On an x86 CPU without them, ONNX Runtime's kernels add pairs of products in
+16 bits (AVX2's VPMADDUBSW), which can saturate: measured on an AVX2-only CPU, MiniLM's F1 held
+but MPNet's hidden states were lost (docs/results.md), so `auto` does not choose int8 there, and
+`int8` asked for there warns.
 """
 
 import hashlib
@@ -48,7 +49,6 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 ONNXRUNTIME_HINT = "pip install 'onnxruntime==1.31.*'"
 EXPORT_HINT = "pip install 'onnxruntime==1.31.*' onnx onnxscript"
 INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # as torch.cpu.get_capabilities() names them
-INT8_MEASURED_FLAGS = ("avx2", *INT8_DOT_PRODUCT_FLAGS)  # the CPUs int8's F1 was measured on have one of these
 
 
 class Int8EngineError(RuntimeError):
@@ -146,24 +146,16 @@ def cpu_has_int8_dot_products() -> bool:
     return any(bool(capabilities.get(flag, False)) for flag in INT8_DOT_PRODUCT_FLAGS)
 
 
-def int8_measured_on_this_cpu() -> bool:
-    """Whether this is a kind of CPU the int8 graph's F1 was measured on: x86 with AVX2 (or VNNI, AMX)."""
-    if not _is_x86():
-        return False
-    capabilities = torch.cpu.get_capabilities()
-    return any(bool(capabilities.get(flag, False)) for flag in INT8_MEASURED_FLAGS)
-
-
 @lru_cache(maxsize=1)
-def warn_if_int8_unmeasured() -> bool:
-    """Warn once a process where int8's F1 was never measured (see `int8_measured_on_this_cpu`);
-    returns whether it warned."""
-    if int8_measured_on_this_cpu():
+def warn_if_int8_may_saturate() -> bool:
+    """Warn once a process where ONNX Runtime's int8 kernels may saturate (x86 without VNNI or
+    AMX); returns whether it warned."""
+    if not _is_x86() or cpu_has_int8_dot_products():
         return False
     warnings.warn(
-        f"precision int8: its F1 was measured on x86 CPUs with AVX2, VNNI or AMX, not on this one "
-        f"({platform.machine()}); ONNX Runtime's int8 kernels here may cost accuracy or speed "
-        "(precision auto predicts in float32 on this CPU)",
+        "precision int8: this CPU has no VNNI or AMX int8 instructions, so ONNX Runtime adds int8 "
+        "products in 16 bits here (AVX2), which can saturate and cost accuracy; int8 F1 was measured "
+        "on CPUs with VNNI (precision auto predicts in float32 on this CPU)",
         stacklevel=3,
     )
     return True

@@ -5,8 +5,8 @@
                AMX); elsewhere a warning and float32 (emulated bfloat16 is slower)
     int8       the int8 ONNX Runtime graph of onnx_int8.py (needs `onnxruntime`)
     auto       the fastest of these whose F1 held in the measurements (docs/results.md): int8
-               where ONNX Runtime can be imported and the CPU is an x86 with AVX2, VNNI or AMX
-               (int8 asked for elsewhere warns: onnx_int8.py), else bfloat16 where the CPU has it
+               where ONNX Runtime can be imported and the CPU is an x86 with VNNI or AMX (int8
+               asked for elsewhere warns: onnx_int8.py), else bfloat16 where the CPU has it
                natively, else float32; chosen once a process, at the first prediction, on the
                CPU it runs on (int8 that cannot run, e.g. no graph and no exporter to build one,
                falls back with a warning)
@@ -29,7 +29,7 @@ from transformers.file_utils import ModelOutput
 
 from .cpu_bfloat16 import InCPUBfloat16, native_bfloat16
 from .onnx_int8 import ATTR as INT8_GRAPH_ATTR
-from .onnx_int8 import Int8EngineError, int8_forward, int8_measured_on_this_cpu, warn_if_int8_unmeasured
+from .onnx_int8 import Int8EngineError, cpu_has_int8_dot_products, int8_forward, warn_if_int8_may_saturate
 
 Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")
@@ -52,7 +52,7 @@ def check_precision(precision: str | None, int8: bool, cpu_bfloat16: bool) -> st
 
 def auto_precision() -> str:
     """What `auto` picks on this machine."""
-    if importlib.util.find_spec("onnxruntime") is not None and int8_measured_on_this_cpu():
+    if importlib.util.find_spec("onnxruntime") is not None and cpu_has_int8_dot_products():
         return "int8"
     if native_bfloat16():
         return "bfloat16"
@@ -77,7 +77,7 @@ class InPrecision:
             return self.forward(model, wordpieces, is_train)
         chosen = self.chosen()
         if chosen == "int8":
-            warn_if_int8_unmeasured()
+            warn_if_int8_may_saturate()
             try:
                 return int8_forward(model, wordpieces)
             except Int8EngineError as err:
