@@ -92,7 +92,7 @@ class InPrecision:
 
     def predicts_in_int8(self, model: Model) -> bool:
         """Whether prediction runs on the int8 graph (ONNX Runtime): int8 chosen, on a CPU."""
-        return self.chosen() == "int8" and on_cpu(model)
+        return self.predicts_in(model) == "int8"
 
     def predicts_in(self, model: Model) -> str:
         """What prediction runs in for the HF wrapper layer `model`: on a CPU, `chosen()`; on a
