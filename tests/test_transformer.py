@@ -3,6 +3,7 @@ precision.py, onnx_int8.py): the transformer run in length buckets gives the out
 of spacy-transformers' single padded call, with less padding; in CPU bfloat16 it computes in bfloat16
 and hands on float32; in int8 it predicts on ONNX Runtime near float32 and trains in float32."""
 
+import contextlib
 import itertools
 import os
 import random
@@ -166,6 +167,7 @@ def test_cpu_bfloat16_computes_in_bfloat16_and_hands_on_float32(tiny_bert_dir, d
 def test_cpu_bfloat16_caps_onednn_primitive_cache_unless_set(tiny_bert_dir, monkeypatch):
     env = cpu_bfloat16_module.ONEDNN_CACHE_ENV
     monkeypatch.delenv(env, raising=False)
+    monkeypatch.setattr(cpu_bfloat16_module, "cpu_has_amx_bfloat16", lambda: False)
     build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir)
     assert env not in os.environ  # float32 leaves it alone
     build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
@@ -173,6 +175,42 @@ def test_cpu_bfloat16_caps_onednn_primitive_cache_unless_set(tiny_bert_dir, monk
     monkeypatch.setenv(env, "32")
     build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True)
     assert os.environ[env] == "32"
+
+
+def test_cpu_bfloat16_leaves_onednn_cache_alone_on_amx(tiny_bert_dir, monkeypatch):
+    env = cpu_bfloat16_module.ONEDNN_CACHE_ENV
+    monkeypatch.delenv(env, raising=False)
+    monkeypatch.setattr(cpu_bfloat16_module, "cpu_has_amx_bfloat16", lambda: True)
+    build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, cpu_bfloat16=True, precision="bfloat16")
+    assert env not in os.environ  # AMX primitives are dear to make again: oneDNN's own cap
+
+
+@pytest.mark.parametrize("is_train", [False, True])
+def test_bfloat16_buckets_of_a_batch_share_one_autocast(tiny_bert_dir, docs, monkeypatch, is_train):
+    """The length buckets of a call run inside one autocast (the weights cast once, not once a
+    bucket), to the same outputs as an autocast a bucket."""
+    monkeypatch.setattr(cpu_bfloat16_module, "cpu_has_bfloat16", lambda: True)  # emulated where not native
+    entered = []
+
+    def counted() -> object:
+        entered.append(1)
+        return cpu_bfloat16_module.autocast_once()
+
+    def hidden(model: Model) -> torch.Tensor:
+        output = model.begin_update(docs)[0] if is_train else model.predict(docs)
+        return output.model_output.last_hidden_state
+
+    settings = {"bucket_overhead": 0, "precision": "bfloat16", "cpu_bfloat16": is_train}
+    model = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, **settings)
+    monkeypatch.setattr(precision_module, "autocast_once", counted)
+    once = hidden(model)
+    assert len(entered) == 1  # one call of the layer, several buckets (test_outputs_equal_the_single_padded_call)
+    monkeypatch.setattr(precision_module, "autocast_once", contextlib.nullcontext)
+    torch.testing.assert_close(once, hidden(model), rtol=0, atol=0)
+    float32 = build("spacy_bert_ner.TransformerModel.v1", tiny_bert_dir, bucket_overhead=0)
+    monkeypatch.setattr(precision_module, "autocast_once", counted)
+    hidden(float32)
+    assert len(entered) == 1  # float32 enters none
 
 
 def test_cpu_bfloat16_falls_back_to_float32_with_a_warning(tiny_bert_dir, docs, monkeypatch):
@@ -361,6 +399,7 @@ def test_bad_precision_settings_are_clear_errors(tiny_bert_dir, settings, messag
 
 
 def test_auto_picks_int8_then_native_bfloat16_then_float32(monkeypatch):
+    monkeypatch.setattr(precision_module, "cpu_has_amx_bfloat16", lambda: False)
     monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: object())
     monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: True)
     assert precision_module.auto_precision() == "int8"
@@ -372,6 +411,16 @@ def test_auto_picks_int8_then_native_bfloat16_then_float32(monkeypatch):
     assert precision_module.auto_precision() == "bfloat16"
     monkeypatch.setattr(precision_module, "native_bfloat16", lambda: False)
     assert precision_module.auto_precision() == "float32"
+
+
+def test_auto_picks_bfloat16_ahead_of_int8_on_amx(monkeypatch):
+    monkeypatch.setattr(precision_module.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(precision_module, "cpu_has_int8_dot_products", lambda: True)
+    monkeypatch.setattr(precision_module, "cpu_has_amx_bfloat16", lambda: True)
+    monkeypatch.setattr(precision_module, "native_bfloat16", lambda: True)
+    assert precision_module.auto_precision() == "bfloat16"
+    monkeypatch.setattr(precision_module, "native_bfloat16", lambda: False)  # AMX flag, oneDNN without it
+    assert precision_module.auto_precision() == "int8"
 
 
 @pytest.mark.parametrize(

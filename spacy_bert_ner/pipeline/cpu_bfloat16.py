@@ -8,11 +8,12 @@ runs in float32, where bfloat16 would be emulated and slower. Native is not alwa
 `bench bfloat16` command measures a CPU.
 """
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, ContextManager
 
 import numpy
 import torch
@@ -23,8 +24,10 @@ from transformers.file_utils import ModelOutput
 Forward = Callable[[Model, WordpieceBatch, bool], tuple[ModelOutput, Callable]]
 # oneDNN runs PyTorch's bfloat16 products on a CPU and caches up to 1,024 compiled primitives, one
 # per input shape. Length buckets make many shapes, and the cache then holds a large share of the
-# resident memory; oneDNN reads the cap from the environment at its first primitive, and a value
-# set by the user wins.
+# resident memory, so on AVX512-BF16 CPUs (where a primitive is cheap to make again: same speed)
+# the cap is 8. AMX primitives cost much more to make, so there oneDNN's own cap stays (training
+# 1.4x and prediction 1.17x faster than at 8, measured in docs/results.md). oneDNN reads the cap
+# from the environment at its first primitive, and a value set by the user wins.
 ONEDNN_CACHE_ENV = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
 ONEDNN_CACHE_CAPACITY = 8
 
@@ -35,7 +38,8 @@ class InCPUBfloat16:
     recorded dtypes and casts the float32 gradients it is given). A class, so the model pickles."""
 
     def __init__(self, forward: Forward) -> None:
-        os.environ.setdefault(ONEDNN_CACHE_ENV, str(ONEDNN_CACHE_CAPACITY))
+        if not cpu_has_amx_bfloat16():
+            os.environ.setdefault(ONEDNN_CACHE_ENV, str(ONEDNN_CACHE_CAPACITY))
         self.forward = forward
 
     def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
@@ -44,6 +48,21 @@ class InCPUBfloat16:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             output, backprop = self.forward(model, wordpieces, is_train)
         return _as_float32(output), backprop
+
+
+def autocast_once() -> ContextManager:
+    """A bfloat16 autocast context to hold around several calls of an `InCPUBfloat16` forward
+    (a batch's length buckets): autocast keeps the bfloat16 copies of the float32 weights it makes
+    until its outermost context exits, so the weights are cast once for all the calls rather than
+    once a call. Where the CPU has no native bfloat16, no context."""
+    if not cpu_has_bfloat16():
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def cpu_has_amx_bfloat16() -> bool:
+    """Whether the CPU has AMX bfloat16 tiles (Intel Xeon since Sapphire Rapids)."""
+    return bool(torch.cpu.get_capabilities().get("amx_bf16", False))
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ outputs as they are (`predict_buckets`) and puts each Doc's together itself. doc
 the measurements.
 """
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,12 +68,19 @@ class InLengthBuckets:
             return self.bucket_overhead
         return self.int8_bucket_overhead if predicts_in_int8(model) else self.bucket_overhead
 
+    def calls_context(self, model: Model, is_train: bool) -> Any:
+        """The wrapped forward's context for a batch's bucket calls (precision.InPrecision's: one
+        bfloat16 autocast for them all), else none."""
+        calls_context = getattr(self.forward, "calls_context", None)
+        return contextlib.nullcontext() if calls_context is None else calls_context(model, is_train)
+
     def __call__(self, model: Model, wordpieces: WordpieceBatch, is_train: bool) -> tuple[ModelOutput, Callable]:
         lengths = sequence_lengths(wordpieces)
         buckets = length_buckets(lengths, self.overhead(model, is_train))
         if len(buckets) <= 1:
             return self.forward(model, wordpieces, is_train)
-        calls = [self.forward(model, _take(wordpieces, bucket, lengths), is_train) for bucket in buckets]
+        with self.calls_context(model, is_train):
+            calls = [self.forward(model, _take(wordpieces, bucket, lengths), is_train) for bucket in buckets]
         n_seqs, n_positions = wordpieces.input_ids.shape
         output = stitch_outputs([out for out, _ in calls], buckets, n_seqs, n_positions)
 
@@ -94,7 +102,8 @@ class InLengthBuckets:
         buckets = length_buckets(lengths, self.overhead(model, False))
         if len(buckets) <= 1:
             return [numpy.arange(len(wordpieces.lengths))], [self.forward(model, wordpieces, False)[0]]
-        return buckets, [self.forward(model, _take(wordpieces, bucket, lengths), False)[0] for bucket in buckets]
+        with self.calls_context(model, False):
+            return buckets, [self.forward(model, _take(wordpieces, bucket, lengths), False)[0] for bucket in buckets]
 
 
 def sequence_lengths(wordpieces: WordpieceBatch) -> list[int]:

@@ -4,12 +4,13 @@
     bfloat16   torch.autocast("cpu", bfloat16), where the CPU has native bfloat16 (AVX512-BF16 or
                AMX); elsewhere a warning and float32 (emulated bfloat16 is slower)
     int8       the int8 ONNX Runtime graph of onnx_int8.py (needs `onnxruntime`)
-    auto       the fastest of these whose F1 held in the measurements (docs/results.md): int8
-               where ONNX Runtime can be imported and the CPU is an x86 with VNNI or AMX (int8
-               asked for elsewhere warns: onnx_int8.py), else bfloat16 where the CPU has it
-               natively, else float32; chosen once a process, at the first prediction, on the
-               CPU it runs on (int8 that cannot run, e.g. no graph and no exporter to build one,
-               falls back with a warning)
+    auto       the fastest of these whose F1 held in the measurements (docs/results.md):
+               bfloat16 on a CPU with AMX (its bfloat16 tiles beat ONNX Runtime's int8 there),
+               else int8 where ONNX Runtime can be imported and the CPU is an x86 with VNNI
+               (int8 asked for elsewhere warns: onnx_int8.py), else bfloat16 where the CPU has
+               it natively, else float32; chosen once a process, at the first prediction, on
+               the CPU it runs on (int8 that cannot run, e.g. no graph and no exporter to build
+               one, falls back with a warning)
 
 Training is not affected: it runs in float32, or under CPU bfloat16 autocast with `cpu_bfloat16`.
 On a GPU, prediction runs as spacy-transformers runs it (`mixed_precision` there). The older
@@ -17,17 +18,19 @@ settings still load: `int8 = true` is `precision = "int8"`, and `cpu_bfloat16 = 
 `precision` predicts in bfloat16 as it trains.
 """
 
+import contextlib
 import importlib.util
 import logging
 import warnings
 from collections.abc import Callable
+from typing import ContextManager
 
 from spacy.language import Language
 from spacy_transformers.data_classes import WordpieceBatch
 from thinc.api import Model
 from transformers.file_utils import ModelOutput
 
-from .cpu_bfloat16 import InCPUBfloat16, native_bfloat16
+from .cpu_bfloat16 import InCPUBfloat16, autocast_once, cpu_has_amx_bfloat16, native_bfloat16
 from .onnx_int8 import ATTR as INT8_GRAPH_ATTR
 from .onnx_int8 import Int8EngineError, cpu_has_int8_dot_products, int8_forward, warn_if_int8_may_saturate
 
@@ -52,6 +55,8 @@ def check_precision(precision: str | None, int8: bool, cpu_bfloat16: bool) -> st
 
 def auto_precision() -> str:
     """What `auto` picks on this machine."""
+    if cpu_has_amx_bfloat16() and native_bfloat16():
+        return "bfloat16"
     if importlib.util.find_spec("onnxruntime") is not None and cpu_has_int8_dot_products():
         return "int8"
     if native_bfloat16():
@@ -89,6 +94,12 @@ class InPrecision:
         if chosen == "bfloat16" and self.in_bfloat16 is not None:
             return self.in_bfloat16(model, wordpieces, is_train)
         return self.forward(model, wordpieces, is_train)
+
+    def calls_context(self, model: Model, is_train: bool) -> ContextManager:
+        """A context to hold around several calls of this forward for one batch (its length
+        buckets): in bfloat16, one autocast for them all, so the weights are cast once a batch."""
+        in_bfloat16 = self.train_forward is self.in_bfloat16 if is_train else self.predicts_in(model) == "bfloat16"
+        return autocast_once() if in_bfloat16 and self.in_bfloat16 is not None else contextlib.nullcontext()
 
     def predicts_in_int8(self, model: Model) -> bool:
         """Whether prediction runs on the int8 graph (ONNX Runtime): int8 chosen, on a CPU."""
