@@ -13,7 +13,7 @@ import os
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, ContextManager
+from typing import Any
 
 import numpy
 import torch
@@ -50,7 +50,7 @@ class InCPUBfloat16:
         return _as_float32(output), backprop
 
 
-def autocast_once() -> ContextManager:
+def autocast_once() -> contextlib.AbstractContextManager:
     """A bfloat16 autocast context to hold around several calls of an `InCPUBfloat16` forward
     (a batch's length buckets): autocast keeps the bfloat16 copies of the float32 weights it makes
     until its outermost context exits, so the weights are cast once for all the calls rather than

@@ -23,7 +23,6 @@ import importlib.util
 import logging
 import warnings
 from collections.abc import Callable
-from typing import ContextManager
 
 from spacy.language import Language
 from spacy_transformers.data_classes import WordpieceBatch
@@ -95,7 +94,7 @@ class InPrecision:
             return self.in_bfloat16(model, wordpieces, is_train)
         return self.forward(model, wordpieces, is_train)
 
-    def calls_context(self, model: Model, is_train: bool) -> ContextManager:
+    def calls_context(self, model: Model, is_train: bool) -> contextlib.AbstractContextManager:
         """A context to hold around several calls of this forward for one batch (its length
         buckets): in bfloat16, one autocast for them all, so the weights are cast once a batch."""
         in_bfloat16 = self.train_forward is self.in_bfloat16 if is_train else self.predicts_in(model) == "bfloat16"
