@@ -97,7 +97,10 @@ class InPrecision:
     def calls_context(self, model: Model, is_train: bool) -> contextlib.AbstractContextManager:
         """A context to hold around several calls of this forward for one batch (its length
         buckets): in bfloat16, one autocast for them all, so the weights are cast once a batch."""
-        in_bfloat16 = self.train_forward is self.in_bfloat16 if is_train else self.predicts_in(model) == "bfloat16"
+        if is_train:  # InCPUBfloat16 autocasts on the CPU only
+            in_bfloat16 = self.train_forward is self.in_bfloat16 and on_cpu(model)
+        else:
+            in_bfloat16 = self.predicts_in(model) == "bfloat16"
         return autocast_once() if in_bfloat16 and self.in_bfloat16 is not None else contextlib.nullcontext()
 
     def predicts_in_int8(self, model: Model) -> bool:
